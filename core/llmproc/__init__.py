@@ -1,0 +1,36 @@
+"""LLMProc: an LLM as a process.
+
+    program = LLMProgram.from_toml("examples/anthropic/claude.toml")
+    process = await program.start()
+    result = await process.run("Hello!")
+
+Names are imported lazily so that `llmproc-prompt` starts without loading provider SDKs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "LLMProgram": "llmproc.program",
+    "LLMProcess": "llmproc.process",
+    "RunResult": "llmproc.process",
+    "LLMProcError": "llmproc.errors",
+    "ProgramConfigError": "llmproc.errors",
+    "ProviderError": "llmproc.errors",
+    "BudgetExceeded": "llmproc.errors",
+    "ProcessCancelled": "llmproc.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmproc' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = list(_EXPORTS)

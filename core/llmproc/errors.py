@@ -1,0 +1,96 @@
+"""The exceptions llmproc raises, all under one root.
+
+    LLMProcError
+    ├── ProgramConfigError   a program file (or dict) is invalid: names the file and the dotted key
+    ├── ProviderError        a model API call failed: provider, status, retryable, request id
+    │   └── MissingCredentialsError   no API key: names the environment variable to set
+    ├── ProviderNotInstalled the SDK of a provider is missing: names the extra to install
+    ├── ToolError            a tool could not run (the turn loop turns it into an error result)
+    ├── FDError              a file descriptor operation failed
+    ├── ProcessCancelled     a run was cancelled; the history stays consistent
+    └── BudgetExceeded       a limit (turns, cost, time, depth, children) was reached
+
+Every message says what to do next: which key, which variable, which path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LLMProcError(Exception):
+    """Root of every error llmproc raises on purpose."""
+
+
+class ProgramConfigError(LLMProcError):
+    """A program is invalid. `path` is the file (None for dict programs), `key` the dotted key."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, key: str | None = None):
+        self.path = str(path) if path is not None else None
+        self.key = key
+        self.detail = message
+        where = self.path or "<program>"
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+class ProviderError(LLMProcError):
+    """A provider call failed after any retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        retryable: bool = False,
+        request_id: str | None = None,
+    ):
+        self.provider = provider
+        self.status = status
+        self.retryable = retryable
+        self.request_id = request_id
+        parts = [f"{provider}"]
+        if status is not None:
+            parts.append(f"HTTP {status}")
+        if request_id:
+            parts.append(f"request {request_id}")
+        super().__init__(f"[{', '.join(parts)}] {message}")
+
+
+class MissingCredentialsError(ProviderError):
+    """No credentials were found; `env_var` names what to set."""
+
+    def __init__(self, provider: str, env_var: str):
+        self.env_var = env_var
+        super().__init__(f"no API key: set the environment variable {env_var} (or put it in a .env file)",
+                         provider=provider)
+
+
+class ProviderNotInstalled(LLMProcError):
+    """The SDK a provider needs is not importable."""
+
+    def __init__(self, provider: str, package: str, extra: str | None):
+        self.provider = provider
+        hint = f'pip install "llmproc[{extra}]"' if extra else f"pip install {package}"
+        super().__init__(f"provider {provider!r} needs the package {package!r}: {hint}")
+
+
+class ToolError(LLMProcError):
+    """A tool failed in a way the model should hear about (becomes an error result)."""
+
+
+class FDError(LLMProcError):
+    """A file descriptor operation failed (unknown fd, page out of range, ...)."""
+
+
+class ProcessCancelled(LLMProcError):
+    """The run was cancelled; partial output is kept in the history."""
+
+
+class BudgetExceeded(LLMProcError):
+    """A limit was reached. `limit` names it ("max_turns", "max_cost_usd", ...)."""
+
+    def __init__(self, limit: str, value: object, message: str | None = None):
+        self.limit = limit
+        self.value = value
+        super().__init__(message or f"limit {limit}={value} reached")

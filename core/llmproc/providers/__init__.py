@@ -1,0 +1,1 @@
+"""Model API adapters. See `base.py` for the contract and `registry.py` for lookup."""

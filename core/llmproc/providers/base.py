@@ -1,0 +1,101 @@
+"""The seam between the engine and a model API: one `Provider.complete()`.
+
+An adapter turns a `ModelRequest` (provider-neutral) into one SDK call and the SDK's answer
+into a `ModelResponse`. Streaming is the same call with `request.stream = True`: the adapter
+reports deltas through `on_event` as they arrive and still returns the complete response.
+Adapters raise `ProviderError` (never an SDK exception) so callers handle one error type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Union
+
+from llmproc.messages import Message, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as the model sees it: name, description, JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    model: str
+    system: str
+    messages: Sequence[Message]
+    tools: Sequence[ToolSpec] = ()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    reasoning_effort: str | None = None  # OpenAI reasoning models
+    thinking_budget: int | None = None  # Claude extended thinking
+    extra: Mapping[str, Any] = field(default_factory=dict)  # passed through to the SDK call
+    stream: bool = False
+    cache: bool = True  # automatic prompt caching where the provider supports it
+
+
+StopReason = Literal["end", "tool_calls", "max_tokens", "refusal", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    message: Message  # role "assistant"
+    usage: Usage
+    stop_reason: StopReason
+    raw_stop_reason: str | None = None
+    model: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+    type: Literal["text_delta"] = "text_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    text: str
+    type: Literal["thinking_delta"] = "thinking_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A tool call has started streaming (its name is known, arguments still arriving)."""
+
+    name: str
+    type: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+StreamEvent = Union[TextDelta, ThinkingDelta, ToolCallDelta]
+OnEvent = Callable[[StreamEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """How to build a client. None means "let the SDK read its own environment variables"."""
+
+    provider: str
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout_s: float | None = None
+    max_retries: int = 2
+    options: Mapping[str, Any] = field(default_factory=dict)  # e.g. project_id/region for Vertex
+
+
+class Provider(Protocol):
+    name: str
+
+    async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
+        """Send one request; stream deltas to `on_event` when `request.stream`; raise ProviderError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the HTTP client."""
+        ...

@@ -1,0 +1,1 @@
+"""MCP server front end: exposes LLMProc processes as tools to MCP hosts (issue: llmproc-mcp)."""
