@@ -1,0 +1,151 @@
+"""Read one program file (or dict): parse TOML, validate, resolve paths against its folder.
+
+Linking programs into a graph is `llmproc.program`'s job; this module handles one program at a
+time and reports every problem as a `ProgramConfigError` naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from llmproc.config.errors import config_error
+from llmproc.config.schema import LinkedProgramEntry, ProgramConfig, ToolEntry
+from llmproc.errors import ProgramConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Tool names a program may enable. Kept here (not imported from tools/) so that loading a
+# program never imports the tool implementations.
+KNOWN_TOOLS = (
+    "spawn", "fork", "goto", "exec", "read_fd", "fd_to_file",
+    "calculator", "read_file", "list_dir", "glob", "grep",
+)
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    name: str
+    path: Path
+    description: str
+
+
+@dataclass(frozen=True)
+class ResolvedProgram:
+    """A validated program with every path made absolute and the system prompt read."""
+
+    config: ProgramConfig
+    path: Path | None
+    base_dir: Path
+    source_hash: str
+    system_prompt: str
+    preload_files: tuple[Path, ...]
+    allowed_roots: tuple[Path, ...]
+    mcp_config_path: Path | None
+    links: tuple[LinkSpec, ...]
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProgramConfigError("program file not found", path=path) from None
+    except OSError as exc:
+        raise ProgramConfigError(f"cannot read program file: {exc.strerror}", path=path) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8")), raw
+    except UnicodeDecodeError:
+        raise ProgramConfigError("program file is not UTF-8 text", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProgramConfigError(f"invalid TOML: {exc}", path=path) from None
+
+
+def validate(data: dict[str, Any], path: Path | None) -> ProgramConfig:
+    try:
+        return ProgramConfig.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, data, ProgramConfig, path) from None
+
+
+def resolve(data: dict[str, Any], *, path: Path | None, base_dir: Path, raw: bytes | None = None) -> ResolvedProgram:
+    config = validate(data, path)
+    where = path
+
+    def local(p: str) -> Path:
+        return (base_dir / Path(p).expanduser()).resolve()
+
+    system_prompt = config.prompt.system_prompt or ""
+    if config.prompt.system_prompt_file:
+        file = local(config.prompt.system_prompt_file)
+        try:
+            system_prompt = file.read_text(encoding="utf-8")
+        except OSError:
+            raise ProgramConfigError(f"system prompt file not found: {file}", path=where,
+                                     key="prompt.system_prompt_file") from None
+
+    for i, entry in enumerate(config.tools.enabled):
+        name = entry.name if isinstance(entry, ToolEntry) else entry
+        if name not in KNOWN_TOOLS:
+            close = difflib.get_close_matches(name, KNOWN_TOOLS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known tools: {', '.join(KNOWN_TOOLS)}"
+            raise ProgramConfigError(f"unknown tool {name!r}; {hint}", path=where, key=f"tools.enabled[{i}]")
+
+    roots = []
+    for i, root in enumerate(config.tools.allowed_roots):
+        resolved = local(root)
+        if not resolved.is_dir():
+            raise ProgramConfigError(f"allowed root is not a directory: {resolved}", path=where,
+                                     key=f"tools.allowed_roots[{i}]")
+        roots.append(resolved)
+
+    mcp_config_path = None
+    if config.mcp and config.mcp.config_path:
+        mcp_config_path = local(config.mcp.config_path)
+        if not mcp_config_path.is_file():
+            raise ProgramConfigError(f"MCP config file not found: {mcp_config_path}", path=where,
+                                     key="mcp.config_path")
+    for server in config.tools.mcp:
+        inline = config.mcp.servers if config.mcp else {}
+        if server not in inline and mcp_config_path is None:
+            raise ProgramConfigError(
+                f"MCP server {server!r} is not declared: add [mcp.servers.{server}] or [mcp] config_path",
+                path=where, key=f"tools.mcp.{server}")
+
+    links = []
+    for name, entry in config.linked_programs.items():
+        spec = entry if isinstance(entry, LinkedProgramEntry) else LinkedProgramEntry(path=entry)
+        target = local(spec.path)
+        if not target.is_file():
+            raise ProgramConfigError(f"linked program file not found: {target}", path=where,
+                                     key=f"linked_programs.{name}")
+        links.append(LinkSpec(name, target, spec.description))
+
+    if raw is None:
+        raw = json.dumps(data, sort_keys=True, default=str).encode()
+    return ResolvedProgram(
+        config=config,
+        path=path,
+        base_dir=base_dir,
+        source_hash=hashlib.sha256(raw).hexdigest(),
+        system_prompt=system_prompt,
+        preload_files=tuple(local(f) for f in config.preload.files),
+        allowed_roots=tuple(roots),
+        mcp_config_path=mcp_config_path,
+        links=tuple(links),
+    )
+
+
+def resolve_file(path: Path) -> ResolvedProgram:
+    path = path.expanduser().resolve()
+    data, raw = read_toml(path)
+    return resolve(data, path=path, base_dir=path.parent, raw=raw)
