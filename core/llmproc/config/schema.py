@@ -65,11 +65,9 @@ class ParametersSection(Strict):
     max_tokens: PositiveInt | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1)] | None = None
-    top_k: PositiveInt | None = None
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     thinking_budget: Annotated[int, Field(ge=1024)] | None = Field(
         None, description="Claude extended thinking budget in tokens (>= 1024, below max_tokens).")
-    stop: list[str] | None = None
     stream: bool | None = Field(None, description="Stream model output (the CLIs stream by default).")
     disable_automatic_caching: bool = False
     max_retries: NonNegativeInt | None = None

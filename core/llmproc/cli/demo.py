@@ -1,0 +1,103 @@
+"""`llmproc-demo PROGRAM`: talk to a program.
+
+    llmproc-demo PROGRAM            interactive: streamed answers, tool calls, tokens and cost per turn
+    llmproc-demo PROGRAM -p TEXT    one prompt
+    llmproc-demo PROGRAM -n         the prompt is read from stdin
+
+In the non-interactive modes stdout carries only the final answer; progress, tool calls and
+usage go to stderr. Interactive: `exit` or `quit` ends the session, Ctrl-C cancels the turn.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, load_program, run_click
+from llmproc.cli.display import EventPrinter
+from llmproc.cli.session import Session
+from llmproc.errors import BudgetExceeded, ProviderError
+
+
+def _read_line(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def interactive(session: Session, process, color: bool) -> int:
+    program = process.program
+    printer = EventPrinter(text_out=sys.stdout, info=sys.stderr, stream_text=True, color=color)
+    process.subscribe(printer)
+    click.echo(f"{program.display_name} — type 'exit' or 'quit' to leave, Ctrl-C to cancel a turn.", err=True)
+    queued = list(program.config.demo.prompts)
+    while True:
+        if queued:
+            line = queued.pop(0)
+            click.echo(f"> {line}", err=True)
+            if program.config.demo.pause_between_prompts and sys.stdin.isatty():
+                _read_line("(Enter to send) ")
+        else:
+            line = _read_line("> ")
+            if line is None or line.strip() in ("exit", "quit"):
+                return 0
+            if not line.strip():
+                continue
+        try:
+            result = session.run(process.run(line, stream=True))
+            printer.finish(result)
+        except KeyboardInterrupt:
+            click.echo("\n[turn cancelled; the conversation continues]", err=True)
+        except (ProviderError, BudgetExceeded) as exc:
+            error_line(str(exc))
+
+
+def single(session: Session, process, prompt: str, color: bool) -> int:
+    printer = EventPrinter(text_out=sys.stderr, info=sys.stderr, stream_text=False, color=color)
+    process.subscribe(printer)
+    result = session.run(process.run(prompt, stream=True))
+    printer.finish(result)
+    click.echo(result.answer)
+    return 0
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("program_path", type=click.Path(dir_okay=False))
+@click.option("-p", "--prompt", help="Run with a single prompt (non-interactive mode).")
+@click.option("-n", "--non-interactive", "from_stdin", is_flag=True, help="Read the prompt from stdin (pipe mode).")
+def demo_command(program_path: str, prompt: str | None, from_stdin: bool) -> int:
+    """Run CLI for LLMProc with the specified TOML program."""
+    if prompt is not None and from_stdin:
+        raise click.UsageError("give -p TEXT or -n (stdin), not both")
+    if from_stdin:
+        prompt = sys.stdin.read().rstrip("\n")
+        if not prompt.strip():
+            error_line("-n: stdin was empty; pipe a prompt in, e.g. echo 'Hi' | llmproc-demo PROGRAM -n")
+            return EXIT_USAGE
+    program = load_program(program_path)
+    color = sys.stderr.isatty()
+    with Session() as session:
+        process = session.run(program.start())
+        try:
+            if prompt is None:
+                return interactive(session, process, color)
+            return single(session, process, prompt, color)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        finally:
+            session.run(process.aclose())
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    return run_click(demo_command, argv)
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

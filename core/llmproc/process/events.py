@@ -1,0 +1,54 @@
+"""Typed events a caller can subscribe to while a process runs.
+
+    unsubscribe = process.subscribe(lambda event: print(event))
+
+Order within a turn: TurnStart, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
+when streaming), UsageUpdate, TurnEnd, then ToolStart/ToolEnd for each tool call the turn asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+from llmproc.messages import ToolCall, Usage
+from llmproc.providers.base import TextDelta, ThinkingDelta, ToolCallDelta
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    turn: int
+    stop_reason: str
+    tool_calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdate:
+    usage: Usage  # this model call
+    total: Usage  # the process so far
+    cost_usd: float | None  # this model call; None when the model's price is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStart:
+    call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class ToolEnd:
+    call: ToolCall
+    content: str
+    is_error: bool
+    duration_s: float
+
+
+Event = Union[TurnStart, TurnEnd, UsageUpdate, ToolStart, ToolEnd, TextDelta, ThinkingDelta, ToolCallDelta]
+Subscriber = Callable[[Event], None]
+
+__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ToolStart", "ToolEnd", "TextDelta", "ThinkingDelta",
+           "ToolCallDelta", "Event", "Subscriber"]

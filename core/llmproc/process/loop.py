@@ -1,0 +1,140 @@
+"""The turn loop: model call, the tool calls it asked for, their results back, until an answer.
+
+One `TurnLoop` per `process.run()`. Tool calls of one turn run concurrently and their results
+are kept in the order the model asked for them. A tool that fails becomes an error result for
+the model. Whatever stops the run early (cancellation, a limit, a provider error), `finish()`
+leaves the history consistent: every tool call has a result, finished tools keep their real
+output and unfinished ones say they were cancelled.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from llmproc.errors import BudgetExceeded
+from llmproc.messages import Message, ToolCall, ToolResult, Usage
+from llmproc.pricing import cost_usd
+from llmproc.process.events import ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.result import RunResult, ToolCallRecord
+from llmproc.providers.base import ModelRequest
+
+if TYPE_CHECKING:
+    from llmproc.process.process import LLMProcess
+
+CANCELLED_RESULT = "cancelled: the run stopped before this tool finished"
+
+
+class TurnLoop:
+    def __init__(self, process: LLMProcess, *, stream: bool, max_turns: int):
+        self.process = process
+        self.stream = stream
+        self.max_turns = max_turns
+        self.turns = 0
+        self.usage = Usage()
+        self.cost: float | None = 0.0
+        self.records: list[ToolCallRecord] = []
+        self.first_new = len(process.history)
+        self.stop_reason = "end"
+        self._pending: dict[str, ToolResult] = {}  # results of the turn in progress
+        self._started = time.perf_counter()
+
+    async def run(self) -> None:
+        proc = self.process
+        while True:
+            if self.turns >= self.max_turns:
+                raise BudgetExceeded("max_turns", self.max_turns,
+                                     f"max_turns={self.max_turns} reached before a final answer")
+            self.turns += 1
+            proc.emit(TurnStart(self.turns))
+            response = await proc.provider.complete(self._request(), proc.emit if self.stream else None)
+            message = proc.append(response.message)
+            self._account(response.usage)
+            calls = message.tool_calls
+            self.stop_reason = response.stop_reason
+            proc.emit(TurnEnd(self.turns, response.stop_reason, len(calls)))
+            if not calls:
+                return
+            await self._run_tools(calls)
+            self._check_cost()
+
+    def _request(self) -> ModelRequest:
+        proc = self.process
+        params = proc.program.config.parameters
+        return ModelRequest(
+            model=proc.program.model_name,
+            system=proc.system_prompt,
+            messages=tuple(proc.history),
+            tools=proc.tool_specs,
+            max_tokens=params.max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            reasoning_effort=params.reasoning_effort,
+            thinking_budget=params.thinking_budget,
+            extra=params.extra,
+            stream=self.stream,
+            cache=not params.disable_automatic_caching,
+        )
+
+    def _account(self, usage: Usage) -> None:
+        proc = self.process
+        cost = cost_usd(proc.program.model_name, usage, proc.program.provider)
+        self.usage += usage
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
+        proc.add_usage(usage, cost)
+        proc.emit(UsageUpdate(usage, proc.usage, cost))
+
+    def _check_cost(self) -> None:
+        limit = self.process.program.config.limits.max_cost_usd
+        spent = self.process.cost_usd
+        if limit is not None and spent is not None and spent >= limit:
+            raise BudgetExceeded("max_cost_usd", limit, f"max_cost_usd={limit} reached (spent ${spent:.4f})")
+
+    async def _run_tools(self, calls: list[ToolCall]) -> None:
+        self._pending = {}
+
+        async def one(call: ToolCall) -> None:
+            self.process.emit(ToolStart(call))
+            started = time.perf_counter()
+            output = await self.process.call_tool(call)
+            elapsed = time.perf_counter() - started
+            self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name)
+            self.records.append(ToolCallRecord(call.id, call.name, call.arguments, output.content,
+                                               output.is_error, elapsed))
+            self.process.emit(ToolEnd(call, output.content, output.is_error, elapsed))
+
+        async with anyio.create_task_group() as group:
+            for call in calls:
+                group.start_soon(one, call)
+        self._append_results(calls)
+
+    def _append_results(self, calls: list[ToolCall]) -> None:
+        results = tuple(self._pending.get(c.id) or ToolResult(c.id, CANCELLED_RESULT, True, c.name) for c in calls)
+        self.process.append(Message("user", results))
+        self._pending = {}
+
+    def finish(self) -> None:
+        """Make the history consistent after an early stop (no tool call without its result)."""
+        history = self.process.history
+        if history and history[-1].role == "assistant" and history[-1].tool_calls:
+            self._append_results(history[-1].tool_calls)
+
+    def result(self) -> RunResult:
+        new = tuple(self.process.history[self.first_new:])
+        answer = next((m.text for m in reversed(new) if m.role == "assistant"), "")
+        records = sorted(self.records, key=lambda r: _order(new, r.id))
+        return RunResult(answer, self.turns, tuple(records), self.usage, self.cost, self.stop_reason,
+                         time.perf_counter() - self._started, new)
+
+
+def _order(messages: tuple[Message, ...], call_id: str) -> int:
+    """Position of a tool call in the run, so records follow the model's order, not finish order."""
+    position = 0
+    for message in messages:
+        for call in message.tool_calls:
+            if call.id == call_id:
+                return position
+            position += 1
+    return position

@@ -1,0 +1,64 @@
+"""Provider name -> adapter, imported only when a process starts.
+
+Printing a prompt or validating a program never imports an SDK; a missing SDK is a
+`ProviderNotInstalled` error that says which extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from llmproc.errors import ProviderNotInstalled
+from llmproc.providers.base import Provider, ProviderSettings
+
+if TYPE_CHECKING:
+    from llmproc.program import LLMProgram
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    module: str
+    factory: str
+    package: str  # the distribution that provides the SDK
+    extra: str | None  # the llmproc extra that installs it (None: a core dependency)
+
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    "anthropic": ProviderEntry("llmproc.providers.anthropic_messages", "create", "anthropic", None),
+    "anthropic_vertex": ProviderEntry("llmproc.providers.anthropic_messages", "create_vertex", "anthropic", None),
+    "openai": ProviderEntry("llmproc.providers.openai_responses", "create", "openai", None),
+    "openai_chat": ProviderEntry("llmproc.providers.openai_chat", "create", "openai", None),
+    "gemini": ProviderEntry("llmproc.providers.gemini", "create", "google-genai", "gemini"),
+    "scripted": ProviderEntry("llmproc.providers.scripted", "create", "llmproc", None),
+}
+
+
+def settings_for(program: LLMProgram) -> ProviderSettings:
+    model, params = program.config.model, program.config.parameters
+    options: dict[str, object] = {}
+    if model.project_id:
+        options["project_id"] = model.project_id
+    if model.region:
+        options["region"] = model.region
+    if model.replies:
+        options["replies"] = model.replies
+    return ProviderSettings(
+        provider=model.provider,
+        base_url=model.base_url,
+        timeout_s=params.request_timeout_s,
+        max_retries=params.max_retries if params.max_retries is not None else 2,
+        options=options,
+    )
+
+
+def create_provider(settings: ProviderSettings) -> Provider:
+    entry = PROVIDERS[settings.provider]
+    try:
+        module = importlib.import_module(entry.module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in {"anthropic", "openai", "google", "httpx2"}:
+            raise ProviderNotInstalled(settings.provider, entry.package, entry.extra) from exc
+        raise
+    return getattr(module, entry.factory)(settings)
