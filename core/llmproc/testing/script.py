@@ -34,7 +34,12 @@ class Reply:
     end-of-turn otherwise; "max_tokens" maps to each provider's length reason.
     Stream faults: after `cut_after` stream events, `stream_error` sends that provider's in-stream
     error event (e.g. "overloaded_error"); `stream_cut="truncate"` ends the body cleanly without
-    the final events, `"disconnect"` closes the socket mid-body.
+    the final events, `"disconnect"` closes the socket mid-body. Faults apply to streaming
+    requests; a JSON request with `stream_cut="disconnect"` gets its connection closed with no
+    answer, and ignores the other fault fields.
+    `thinking` renders as an Anthropic thinking block, a Responses reasoning item (summary, and
+    `encrypted_content` = signature when the request includes it), a Gemini thought part, and
+    `reasoning_content` in Chat Completions (as OpenAI-compatible reasoning servers send it).
     """
 
     text: str | None = None

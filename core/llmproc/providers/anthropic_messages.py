@@ -1,0 +1,179 @@
+"""Anthropic Messages adapter, for the first-party API (`create`) and Vertex AI (`create_vertex`).
+
+Clients are built so that the SDK's own environment variables keep working: `api_key` and
+`base_url` are passed only when the settings carry them (an explicit credential turns off the
+SDK's environment lookup, so it must not be passed as None-but-present).
+
+Streaming uses `messages.stream`, whose helper accumulates the final `Message`. Two stream
+faults are not SDK errors and are caught here: a dropped connection surfaces as a raw
+`httpx2.TransportError`, and a clean end of body without `message_delta`/`message_stop` leaves
+`stop_reason` None, which we report as an incomplete stream instead of a short answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
+from llmproc.providers._errors import provider_error, stream_incomplete
+from llmproc.providers.anthropic_convert import merge_extra, request_params, response_from
+from llmproc.providers.base import (
+    ModelRequest,
+    ModelResponse,
+    OnEvent,
+    ProviderSettings,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+)
+
+try:
+    import anthropic
+except ImportError as exc:  # a core dependency, but keep the registry's hint uniform
+    raise ProviderNotInstalled("anthropic", "anthropic", None) from exc
+
+__all__ = ["AnthropicProvider", "create", "create_vertex"]
+
+# Any of these lets the SDK find credentials on its own (key, token, profile, workload identity).
+_CREDENTIAL_ENV = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE",
+    "ANTHROPIC_IDENTITY_TOKEN", "ANTHROPIC_IDENTITY_TOKEN_FILE",
+)
+
+
+class _CallbackFailed(Exception):
+    """Carries an exception raised by `on_event`, so it is re-raised as is, not as a ProviderError."""
+
+    def __init__(self, original: BaseException):
+        self.original = original
+
+
+class AnthropicProvider:
+    """A `Provider` over an `AsyncAnthropic` or `AsyncAnthropicVertex` client."""
+
+    def __init__(self, name: str, client: Any):
+        self.name = name
+        self._client = client
+        # Keys of request.extra that are real SDK parameters; the rest go in extra_body.
+        self._create_params = _param_names(client.messages.create)
+        self._stream_params = _param_names(client.messages.stream)
+
+    async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
+        try:
+            params = request_params(request)
+        except ValueError as exc:
+            raise ProviderError(str(exc), provider=self.name) from exc
+        accepted = self._stream_params if request.stream else self._create_params
+        params = merge_extra(params, dict(request.extra), accepted)
+        try:
+            if request.stream:
+                return await self._stream(params, on_event)
+            message = await self._client.messages.create(**params)
+        except _CallbackFailed as failed:
+            raise failed.original from None
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise provider_error(self.name, exc) from exc
+        return response_from(message, self.name, getattr(message, "_request_id", None))
+
+    async def _stream(self, params: dict[str, Any], on_event: OnEvent | None) -> ModelResponse:
+        emit = _emitter(on_event)
+        started = False
+        async with self._client.messages.stream(**params) as stream:
+            request_id: str | None = stream.request_id
+            try:
+                async for event in stream:
+                    kind = event.type
+                    if kind == "message_start":
+                        started = True
+                    elif kind == "text":
+                        emit(TextDelta(event.text))
+                    elif kind == "thinking":
+                        emit(ThinkingDelta(event.thinking))
+                    elif kind == "content_block_start" and event.content_block.type == "tool_use":
+                        emit(ToolCallDelta(event.content_block.name))
+                if not started:
+                    raise stream_incomplete(self.name, request_id, "no message_start")
+                message = await stream.get_final_message()
+            except (ProviderError, _CallbackFailed, anthropic.APIError):
+                raise
+            except Exception as exc:  # raw httpx2 errors on a dropped connection
+                raise provider_error(self.name, exc, request_id=request_id) from exc
+        if message.stop_reason is None:
+            raise stream_incomplete(self.name, request_id, "no stop reason")
+        return response_from(message, self.name, request_id)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _emitter(on_event: OnEvent | None) -> Callable[[StreamEvent], None]:
+    def emit(event: StreamEvent) -> None:
+        if on_event is None:
+            return
+        try:
+            on_event(event)
+        except Exception as exc:
+            raise _CallbackFailed(exc) from exc
+
+    return emit
+
+
+def _param_names(method: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(method).parameters)
+
+
+def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"max_retries": settings.max_retries}
+    if settings.base_url:
+        kwargs["base_url"] = settings.base_url
+    if settings.timeout_s is not None:
+        kwargs["timeout"] = settings.timeout_s
+    return kwargs
+
+
+def create(settings: ProviderSettings) -> AnthropicProvider:
+    """The first-party Anthropic API. Raises MissingCredentialsError when no key can be found."""
+    name = settings.provider or "anthropic"
+    kwargs = _common_kwargs(settings)
+    if settings.api_key:
+        kwargs["api_key"] = settings.api_key
+    elif not any(os.environ.get(var) for var in _CREDENTIAL_ENV):
+        raise MissingCredentialsError(name, "ANTHROPIC_API_KEY")
+    try:
+        client = anthropic.AsyncAnthropic(**kwargs)
+    except (anthropic.AnthropicError, ValueError) as exc:  # e.g. a broken profile file
+        raise ProviderError(str(exc), provider=name) from exc
+    return AnthropicProvider(name, client)
+
+
+def create_vertex(settings: ProviderSettings) -> AnthropicProvider:
+    """Claude on Vertex AI. Options: `project_id`, `region`, `access_token` (else Google ADC).
+
+    `settings.api_key`, when set, is used as the access token.
+    """
+    name = settings.provider or "anthropic_vertex"
+    options = settings.options
+    region = options.get("region") or os.environ.get("CLOUD_ML_REGION")
+    project_id = options.get("project_id") or os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID")
+    if not region:
+        raise ProviderError("no Google Cloud region: set CLOUD_ML_REGION (e.g. us-east5) or the "
+                            "provider option `region`", provider=name)
+    if not project_id:
+        raise ProviderError("no Google Cloud project: set ANTHROPIC_VERTEX_PROJECT_ID or the "
+                            "provider option `project_id`", provider=name)
+    kwargs = _common_kwargs(settings)
+    kwargs.update(region=region, project_id=project_id)
+    access_token = options.get("access_token") or settings.api_key
+    if access_token:
+        kwargs["access_token"] = access_token
+    try:
+        client = anthropic.AsyncAnthropicVertex(**kwargs)
+    except (anthropic.AnthropicError, ValueError) as exc:
+        raise ProviderError(str(exc), provider=name) from exc
+    return AnthropicProvider(name, client)

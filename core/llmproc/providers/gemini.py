@@ -1,0 +1,169 @@
+"""Gemini adapter (google-genai, Gemini Developer API), an optional extra: `llmproc[gemini]`.
+
+The SDK is imported in `create`, so importing this module never fails; a missing SDK gives
+`ProviderNotInstalled` with the install hint. The client reads its own environment
+(`GEMINI_API_KEY`/`GOOGLE_API_KEY`, `GOOGLE_GEMINI_BASE_URL`, `GOOGLE_GENAI_USE_VERTEXAI`):
+we pass a key or base URL only when the settings carry one.
+
+genai does not retry unless asked: `settings.max_retries` becomes `HttpRetryOptions(attempts=
+max_retries + 1)`. In a stream each chunk is a whole response; a stream that ends without a
+`finish_reason` is incomplete, and dropped connections arrive as raw httpx2 errors (mapped in
+`_errors`).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import aclosing
+from typing import Any
+
+from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
+from llmproc.messages import Message, ToolCall
+from llmproc.providers._errors import provider_error, stream_incomplete
+from llmproc.providers.base import (
+    ModelRequest,
+    ModelResponse,
+    OnEvent,
+    ProviderSettings,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+)
+from llmproc.providers.gemini_convert import (
+    PartsAccumulator,
+    config_param,
+    contents_param,
+    finish_name,
+    stop_reason,
+    usage_from,
+)
+
+__all__ = ["GeminiProvider", "create"]
+
+_KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+class _CallbackFailed(Exception):
+    """Carries an exception raised by `on_event` past the SDK-error mapping."""
+
+    def __init__(self, original: BaseException):
+        self.original = original
+
+
+class _Collector:
+    """Folds response chunks (or the one non-streamed response) into a ModelResponse."""
+
+    def __init__(self, on_event: OnEvent | None):
+        self._on_event = on_event
+        self._parts = PartsAccumulator()
+        self.finish: str | None = None
+        self.blocked: str | None = None
+        self.usage_meta: Any = None
+        self.response_id: str | None = None
+        self.model: str | None = None
+
+    def add(self, chunk: Any) -> None:
+        self.response_id = chunk.response_id or self.response_id
+        self.model = chunk.model_version or self.model
+        if chunk.usage_metadata is not None:  # cumulative: the last one wins
+            self.usage_meta = chunk.usage_metadata
+        feedback = chunk.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            self.blocked = finish_name(feedback.block_reason)
+        if not chunk.candidates:
+            return
+        candidate = chunk.candidates[0]
+        if candidate.finish_reason is not None:
+            self.finish = finish_name(candidate.finish_reason)
+        content = candidate.content
+        for part in (content.parts if content is not None and content.parts else ()):
+            self._parts.add(part)
+            self._emit(part)
+
+    def _emit(self, part: Any) -> None:
+        if self._on_event is None:
+            return
+        if part.function_call is not None:
+            event: Any = ToolCallDelta(part.function_call.name or "")
+        elif part.text:
+            event = ThinkingDelta(part.text) if part.thought else TextDelta(part.text)
+        else:
+            return
+        try:
+            self._on_event(event)
+        except Exception as exc:
+            raise _CallbackFailed(exc) from exc
+
+    def response(self, provider: str) -> ModelResponse:
+        message = Message("assistant", self._parts.parts())
+        raw = self.finish or self.blocked
+        stop = "refusal" if self.finish is None and self.blocked else stop_reason(
+            raw, any(isinstance(p, ToolCall) for p in message.parts))
+        return ModelResponse(message=message, usage=usage_from(self.usage_meta), stop_reason=stop,
+                             raw_stop_reason=raw, model=self.model, request_id=self.response_id)
+
+
+class GeminiProvider:
+    """A `Provider` over `genai.Client(...).aio`."""
+
+    def __init__(self, name: str, client: Any, config_type: Any):
+        self.name = name
+        self._client = client
+        self._config_type = config_type  # genai's GenerateContentConfig
+
+    async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
+        collector = _Collector(on_event)
+        models = self._client.aio.models
+        try:
+            # Validated here so that a bad `request.extra` key becomes a ProviderError naming it.
+            config = self._config_type.model_validate(config_param(request))
+            kwargs = {"model": request.model, "contents": contents_param(request.messages), "config": config}
+            if request.stream:
+                # aclosing: a stream left behind after an error would be finalised later, outside
+                # this task, and its HTTP response with it.
+                async with aclosing(await models.generate_content_stream(**kwargs)) as chunks:
+                    async for chunk in chunks:
+                        collector.add(chunk)
+                if collector.finish is None and collector.blocked is None:
+                    raise stream_incomplete(self.name, collector.response_id, "no finish reason")
+            else:
+                collector.add(await models.generate_content(**kwargs))
+        except _CallbackFailed as failed:
+            raise failed.original from None
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise provider_error(self.name, exc) from exc
+        return collector.response(self.name)
+
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+        self._client.close()
+
+
+def create(settings: ProviderSettings) -> GeminiProvider:
+    """Raises ProviderNotInstalled without google-genai, MissingCredentialsError without a key."""
+    name = settings.provider or "gemini"
+    try:
+        from google import genai
+        from google.genai import types
+    except ImportError as exc:
+        raise ProviderNotInstalled("gemini", "google-genai", "gemini") from exc
+    uses_vertex = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true")
+    if not settings.api_key and not uses_vertex and not any(os.environ.get(v) for v in _KEY_ENV):
+        raise MissingCredentialsError(name, "GEMINI_API_KEY")
+    http: dict[str, Any] = {}
+    if settings.base_url:
+        http["base_url"] = settings.base_url
+    if settings.timeout_s is not None:
+        http["timeout"] = int(settings.timeout_s * 1000)  # genai takes milliseconds
+    if settings.max_retries > 0:
+        http["retry_options"] = types.HttpRetryOptions(attempts=settings.max_retries + 1)
+    kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**http)}
+    if settings.api_key:
+        kwargs["api_key"] = settings.api_key
+    try:
+        client = genai.Client(**kwargs)
+    except Exception as exc:  # e.g. conflicting environment settings
+        raise ProviderError(f"cannot build the Gemini client: {exc}", provider=name) from exc
+    return GeminiProvider(name, client, types.GenerateContentConfig)
