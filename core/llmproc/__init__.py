@@ -18,6 +18,7 @@ _EXPORTS = {
     "LLMProgram": "llmproc.program",
     "LLMProcess": "llmproc.process",
     "RunResult": "llmproc.process",
+    "run_sync": "llmproc.sync",
     "LLMProcError": "llmproc.errors",
     "ProgramConfigError": "llmproc.errors",
     "ProviderError": "llmproc.errors",

@@ -2,6 +2,7 @@
 
 - `FakeLLMServer`: a local HTTP server speaking the real provider wire formats (Anthropic,
   Vertex, OpenAI Chat Completions and Responses, Gemini), scripted with `Reply`/`HTTPError`.
+- `ScriptedProvider`: an offline provider (no HTTP) for fast tests: `program.start(provider=...)`.
 - `llmproc.testing.pytest_plugin`: the `fake_llm` fixture and a no-network guard.
 
 Importing this package imports no provider SDK.
@@ -16,7 +17,7 @@ from llmproc.testing.script import HTTPError, Reply, ScriptItem, ToolUse
 if TYPE_CHECKING:
     from llmproc.testing.server import FakeLLMServer, RecordedRequest
 
-__all__ = ["FakeLLMServer", "HTTPError", "RecordedRequest", "Reply", "ScriptItem", "ToolUse"]
+__all__ = ["FakeLLMServer", "HTTPError", "RecordedRequest", "Reply", "ScriptItem", "ScriptedProvider", "ToolUse"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from llmproc.testing import server
 
         return getattr(server, name)
+    if name == "ScriptedProvider":
+        from llmproc.providers.scripted import ScriptedProvider
+
+        return ScriptedProvider
     raise AttributeError(f"module 'llmproc.testing' has no attribute {name!r}")
