@@ -6,6 +6,7 @@
     │   └── MissingCredentialsError   no API key: names the environment variable to set
     ├── ProviderNotInstalled the SDK of a provider is missing: names the extra to install
     ├── ToolError            a tool could not run (the turn loop turns it into an error result)
+    ├── MCPServerError       an MCP server did not start: names the server, its command, its stderr tail
     ├── FDError              a file descriptor operation failed
     ├── ProcessCancelled     a run was cancelled; the history stays consistent
     └── BudgetExceeded       a limit (turns, cost, time, depth, children) was reached
@@ -34,7 +35,12 @@ class ProgramConfigError(LLMProcError):
 
 
 class ProviderError(LLMProcError):
-    """A provider call failed after any retries."""
+    """A provider call failed after any retries.
+
+    `retryable`: the failure was transient (a retry could succeed); `retries`: how many retries
+    were made before giving up; `retry_after_s`: how long the server asked to wait, if it said;
+    `detail`: the message without the bracketed prefix.
+    """
 
     def __init__(
         self,
@@ -44,17 +50,26 @@ class ProviderError(LLMProcError):
         status: int | None = None,
         retryable: bool = False,
         request_id: str | None = None,
+        retry_after_s: float | None = None,
+        retries: int = 0,
     ):
         self.provider = provider
         self.status = status
         self.retryable = retryable
         self.request_id = request_id
-        parts = [f"{provider}"]
-        if status is not None:
-            parts.append(f"HTTP {status}")
-        if request_id:
-            parts.append(f"request {request_id}")
-        super().__init__(f"[{', '.join(parts)}] {message}")
+        self.retry_after_s = retry_after_s
+        self.retries = retries
+        self.detail = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # Built on demand: adapters fill in request_id after construction (mid-stream errors).
+        parts = [self.provider]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.request_id:
+            parts.append(f"request {self.request_id}")
+        return f"[{', '.join(parts)}] {self.detail}"
 
 
 class MissingCredentialsError(ProviderError):
@@ -77,6 +92,17 @@ class ProviderNotInstalled(LLMProcError):
 
 class ToolError(LLMProcError):
     """A tool failed in a way the model should hear about (becomes an error result)."""
+
+
+class MCPServerError(LLMProcError):
+    """An MCP server could not be started (or restarted). `command` is its command line or URL,
+    `stderr_tail` the last lines it wrote to stderr ("" for HTTP servers or a silent server)."""
+
+    def __init__(self, message: str, *, server: str, command: str, stderr_tail: str = ""):
+        self.server = server
+        self.command = command
+        self.stderr_tail = stderr_tail
+        super().__init__(message)
 
 
 class FDError(LLMProcError):

@@ -69,8 +69,15 @@ class ParametersSection(Strict):
     thinking_budget: Annotated[int, Field(ge=1024)] | None = Field(
         None, description="Claude extended thinking budget in tokens (>= 1024, below max_tokens).")
     stream: bool | None = Field(None, description="Stream model output (the CLIs stream by default).")
-    disable_automatic_caching: bool = False
-    max_retries: NonNegativeInt | None = None
+    disable_automatic_caching: bool = Field(
+        False, description="Turn off Anthropic prompt-cache breakpoints (on by default).")
+    max_retries: NonNegativeInt | None = Field(
+        None, description="Retries of a failed model call (429, 5xx, overloaded, dropped connection); default 3.")
+    retry_initial_delay_s: PositiveFloat | None = Field(
+        None, description="First backoff delay, doubled on each retry; default 0.5.")
+    retry_max_delay_s: PositiveFloat | None = Field(None, description="Longest backoff delay; default 8.")
+    retry_after_max_s: PositiveFloat | None = Field(
+        None, description="Longest Retry-After honoured; a server asking for more fails at once. Default 60.")
     request_timeout_s: PositiveFloat | None = None
     extra: dict[str, Any] = Field({}, description="Passed through to the provider SDK call unchanged.")
 

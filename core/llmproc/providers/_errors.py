@@ -3,6 +3,10 @@
     provider_error(provider, exc)       any exception raised while calling an SDK
     stream_incomplete(provider, ...)    a stream that ended without its final event
     is_retryable_status(status)         408, 409, 429, 5xx (529 included)
+    retry_after_seconds(headers)        `retry-after-ms` / `retry-after` (seconds or HTTP date)
+
+The server's word wins over the status: `x-should-retry: true|false` (sent by Anthropic and
+OpenAI) overrides `retryable`, and a Retry-After value travels on the error for the retry layer.
 
 The SDK modules are looked up in `sys.modules` instead of imported: if an SDK was never
 imported, none of its exceptions can exist, and this module stays free of optional imports.
@@ -14,14 +18,18 @@ Stainless SDKs (anthropic, openai) share class names and attributes; google-gena
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
 
 from llmproc.errors import ProviderError
 
-__all__ = ["provider_error", "stream_incomplete", "is_retryable_status", "RETRYABLE_ERROR_TYPES"]
+__all__ = ["provider_error", "stream_incomplete", "is_retryable_status", "retry_after_seconds",
+           "RETRYABLE_ERROR_TYPES"]
 
 # Error types sent in a body without a usable HTTP status (in-stream errors arrive after a 200).
 RETRYABLE_ERROR_TYPES = frozenset({
@@ -32,6 +40,31 @@ RETRYABLE_ERROR_TYPES = frozenset({
 
 def is_retryable_status(status: int | None) -> bool:
     return status is not None and (status in (408, 409, 429) or status >= 500)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """How long the server asked us to wait, from `retry-after-ms` or `retry-after`
+    (a number of seconds or an HTTP date); None when absent or unreadable."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when - (time.time() if now is None else now), 0.0)
 
 
 def stream_incomplete(provider: str, request_id: str | None = None, detail: str = "") -> ProviderError:
@@ -50,8 +83,20 @@ def provider_error(provider: str, exc: BaseException, *, request_id: str | None 
         return exc
     found = next((m for m in (convert(exc) for convert in _CONVERTERS) if m is not None), None)
     m = found or _Mapped(f"{type(exc).__name__}: {exc}")
-    return ProviderError(m.message, provider=provider, status=m.status, retryable=m.retryable,
-                         request_id=m.request_id or request_id)
+    headers = _headers(exc)
+    retryable = m.retryable
+    should_retry = headers.get("x-should-retry") if headers else None
+    if should_retry in ("true", "false"):
+        retryable = should_retry == "true"
+    return ProviderError(m.message, provider=provider, status=m.status, retryable=retryable,
+                         request_id=m.request_id or request_id,
+                         retry_after_s=retry_after_seconds(headers))
+
+
+def _headers(exc: BaseException) -> Mapping[str, str] | None:
+    """The HTTP response headers an SDK error carries (Stainless and genai both keep `response`)."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return headers if hasattr(headers, "get") else None
 
 
 @dataclass(frozen=True, slots=True)

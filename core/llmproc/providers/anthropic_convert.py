@@ -22,6 +22,7 @@ DEFAULT_MAX_TOKENS = 4096
 # Room left for the visible answer when only a thinking budget is given.
 ANSWER_HEADROOM = 1024
 MAX_CACHE_BREAKPOINTS = 4
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # what the API takes
 
 _STOP_REASONS: dict[str, StopReason] = {
     "end_turn": "end",
@@ -59,6 +60,11 @@ def _part_block(part: Part) -> JSON | None:
         return {"type": "tool_use", "id": part.id, "name": part.name, "input": dict(part.arguments)}
     if isinstance(part, ToolResult):
         block: JSON = {"type": "tool_result", "tool_use_id": part.call_id, "content": part.content}
+        if part.images:  # a list of blocks instead; the API takes images in tool results
+            block["content"] = ([{"type": "text", "text": part.content}] if part.content else []) + [
+                {"type": "image", "source": {"type": "base64", "media_type": i.media_type, "data": i.data}}
+                if i.media_type in IMAGE_TYPES else {"type": "text", "text": i.describe()}
+                for i in part.images]
         if part.is_error:
             block["is_error"] = True
         return block
@@ -90,26 +96,35 @@ def system_param(system: str) -> list[JSON] | None:
     return [{"type": "text", "text": system}] if system else None
 
 
-def add_cache_breakpoints(system: list[JSON] | None, tools: list[JSON], messages: list[JSON]) -> None:
-    """Mark the stable prefix (system, else the tool list) and the conversation so far.
+def _last_cacheable(message: JSON) -> JSON | None:
+    # Thinking blocks cannot carry cache_control: the last other block stands for the message.
+    blocks = [b for b in message["content"] if b["type"] not in ("thinking", "redacted_thinking")]
+    return blocks[-1] if blocks else None
 
-    Caching is a prefix match: a breakpoint on the last block of the last message lets the next
-    turn read everything before it from the cache. Thinking blocks cannot carry cache_control,
-    so the last other block is marked. Mutates the given lists (they are freshly built).
+
+def add_cache_breakpoints(system: list[JSON] | None, tools: list[JSON], messages: list[JSON]) -> None:
+    """Mark at most three cache breakpoints (the API allows four). Mutates the fresh lists.
+
+    The cache is a prefix match in the order tools, system, messages: a breakpoint writes the
+    prefix ending at its block, and a later request reads the longest written prefix that ends
+    at one of its own breakpoints (looking back at most 20 blocks from each). So we mark:
+    1. the stable prefix: the last system block (else the last tool), shared by every turn and
+       every process of the same program;
+    2. the end of the previous request: the message just before the latest assistant answer.
+       It is exactly where the previous turn wrote, so the read hits however many blocks the
+       turn added (parallel tool calls can add more than 20), and a forked child, whose
+       history is its parent's plus a new message, reads what its parent wrote;
+    3. the last message, which writes the prefix the next turn will read.
     """
-    marker = {"type": "ephemeral"}
-    targets: list[JSON] = []
-    if system:
-        targets.append(system[-1])
-    elif tools:
-        targets.append(tools[-1])
+    targets: list[JSON | None] = [system[-1] if system else (tools[-1] if tools else None)]
     if messages:
-        content = messages[-1]["content"]
-        cacheable = [b for b in content if b["type"] not in ("thinking", "redacted_thinking")]
-        if cacheable:
-            targets.append(cacheable[-1])
-    for block in targets[:MAX_CACHE_BREAKPOINTS]:
-        block["cache_control"] = dict(marker)
+        answers = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        if answers and answers[-1] > 0:
+            targets.append(_last_cacheable(messages[answers[-1] - 1]))
+        targets.append(_last_cacheable(messages[-1]))
+    marked = [block for block in targets if block is not None]
+    for block in marked[:MAX_CACHE_BREAKPOINTS]:
+        block["cache_control"] = {"type": "ephemeral"}
 
 
 def request_params(request: ModelRequest) -> JSON:

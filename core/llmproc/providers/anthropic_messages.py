@@ -129,7 +129,8 @@ def _param_names(method: Callable[..., Any]) -> frozenset[str]:
 
 
 def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"max_retries": settings.max_retries}
+    # Retries are ours (providers/retry.py, applied by the registry): the SDK never retries.
+    kwargs: dict[str, Any] = {"max_retries": 0}
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
     if settings.timeout_s is not None:

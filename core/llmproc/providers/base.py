@@ -85,7 +85,11 @@ class ProviderSettings:
     base_url: str | None = None
     api_key: str | None = None
     timeout_s: float | None = None
-    max_retries: int = 2
+    # The retry layer (providers/retry.py), applied by the registry; the SDKs never retry.
+    max_retries: int = 3
+    retry_initial_delay_s: float = 0.5
+    retry_max_delay_s: float = 8.0
+    retry_after_max_s: float = 60.0  # a longer Retry-After fails at once instead of waiting
     options: Mapping[str, Any] = field(default_factory=dict)  # e.g. project_id/region for Vertex
 
 

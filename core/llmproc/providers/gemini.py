@@ -5,8 +5,8 @@ The SDK is imported in `create`, so importing this module never fails; a missing
 (`GEMINI_API_KEY`/`GOOGLE_API_KEY`, `GOOGLE_GEMINI_BASE_URL`, `GOOGLE_GENAI_USE_VERTEXAI`):
 we pass a key or base URL only when the settings carry one.
 
-genai does not retry unless asked: `settings.max_retries` becomes `HttpRetryOptions(attempts=
-max_retries + 1)`. In a stream each chunk is a whole response; a stream that ends without a
+The client makes one attempt (`HttpRetryOptions(attempts=1)`): retries are the registry's
+`RetryingProvider`. In a stream each chunk is a whole response; a stream that ends without a
 `finish_reason` is incomplete, and dropped connections arrive as raw httpx2 errors (mapped in
 `_errors`).
 """
@@ -157,8 +157,9 @@ def create(settings: ProviderSettings) -> GeminiProvider:
         http["base_url"] = settings.base_url
     if settings.timeout_s is not None:
         http["timeout"] = int(settings.timeout_s * 1000)  # genai takes milliseconds
-    if settings.max_retries > 0:
-        http["retry_options"] = types.HttpRetryOptions(attempts=settings.max_retries + 1)
+    # One attempt: retries are ours (providers/retry.py). Setting retry_options also turns off
+    # genai's implicit 1-10 s retry of aiohttp connection errors.
+    http["retry_options"] = types.HttpRetryOptions(attempts=1)
     kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**http)}
     if settings.api_key:
         kwargs["api_key"] = settings.api_key

@@ -112,11 +112,16 @@ def _user_parts(parts: Sequence[Part], names: dict[str, str]) -> list[JSON]:
         elif isinstance(part, ToolResult):
             name = part.name or names.get(part.call_id) or "unknown_tool"
             response: JSON = {"function_response": {
-                "name": name, "response": {"error" if part.is_error else "output": part.content}}}
+                "name": name, "response": {"error" if part.is_error else "output": _result_text(part)}}}
             if not part.call_id.startswith(LOCAL_ID_PREFIX):
                 response["function_response"]["id"] = part.call_id
             out.append(response)
     return out
+
+
+def _result_text(result: ToolResult) -> str:
+    # Images are described: not every Gemini model takes them in a function response.
+    return "\n".join(filter(None, [result.content, *(i.describe() for i in result.images)]))
 
 
 def contents_param(messages: Sequence[Message]) -> list[JSON]:

@@ -34,7 +34,8 @@ def build_client(settings: ProviderSettings, *, keyless_with_base_url: bool) -> 
     `keyless_with_base_url`: a custom base_url (settings or OPENAI_BASE_URL) means a local
     server that needs no key, so a placeholder is passed instead of failing.
     """
-    kwargs: dict[str, Any] = {"max_retries": settings.max_retries}
+    # Retries are ours (providers/retry.py, applied by the registry): the SDK never retries.
+    kwargs: dict[str, Any] = {"max_retries": 0}
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
     if settings.timeout_s is not None:
@@ -106,9 +107,31 @@ def parse_arguments(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {RAW_ARGUMENTS_KEY: text}
 
 
-def result_text(result: ToolResult) -> str:
-    """Neither API has an is_error flag: mark failures in the content itself."""
-    return ERROR_PREFIX + result.content if result.is_error else result.content
+def result_text(result: ToolResult, *, describe_images: bool = True) -> str:
+    """Neither API has an is_error flag: mark failures in the content itself. Images the API
+    cannot take here are described in the text."""
+    text = ERROR_PREFIX + result.content if result.is_error else result.content
+    if describe_images and result.images:
+        text = "\n".join([text, *(i.describe() for i in result.images)]) if text else \
+            "\n".join(i.describe() for i in result.images)
+    return text
+
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})  # Responses input_image
+
+
+def result_output(result: ToolResult) -> str | list[dict[str, Any]]:
+    """A Responses `function_call_output` output: text, or text and images when there are images."""
+    if not result.images:
+        return result_text(result)
+    text = result_text(result, describe_images=False)
+    items: list[dict[str, Any]] = [{"type": "input_text", "text": text}] if text else []
+    for image in result.images:
+        if image.media_type in IMAGE_TYPES:
+            items.append({"type": "input_image", "image_url": f"data:{image.media_type};base64,{image.data}"})
+        else:
+            items.append({"type": "input_text", "text": image.describe()})
+    return items
 
 
 def stream_request_id(stream: Any) -> str | None:

@@ -27,7 +27,7 @@ from llmproc.providers.base import (
     ToolCallDelta, ToolSpec,
 )
 from llmproc.providers.openai_common import (
-    build_client, call_kwargs, dump_arguments, parse_arguments, result_text, stream_request_id,
+    build_client, call_kwargs, dump_arguments, parse_arguments, result_output, stream_request_id,
     to_provider_error,
 )
 
@@ -159,7 +159,7 @@ def to_input(messages: Any) -> list[dict[str, Any]]:
 
 def _part_item(part: Part) -> dict[str, Any] | None:
     if isinstance(part, ToolResult):
-        return {"type": "function_call_output", "call_id": part.call_id, "output": result_text(part)}
+        return {"type": "function_call_output", "call_id": part.call_id, "output": result_output(part)}
     if isinstance(part, ToolCall):
         return {"type": "function_call", "call_id": part.id, "name": part.name,
                 "arguments": dump_arguments(part.arguments)}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from llmproc.errors import ProviderNotInstalled
 from llmproc.providers.base import Provider, ProviderSettings
+from llmproc.providers.retry import RetryingProvider, RetryPolicy
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
@@ -44,16 +45,23 @@ def settings_for(program: LLMProgram) -> ProviderSettings:
         options["region"] = model.region
     if model.replies:
         options["replies"] = model.replies
+    retry = {key: value for key, value in (
+        ("max_retries", params.max_retries),
+        ("retry_initial_delay_s", params.retry_initial_delay_s),
+        ("retry_max_delay_s", params.retry_max_delay_s),
+        ("retry_after_max_s", params.retry_after_max_s),
+    ) if value is not None}  # unset keys keep ProviderSettings' defaults
     return ProviderSettings(
         provider=model.provider,
         base_url=model.base_url,
         timeout_s=params.request_timeout_s,
-        max_retries=params.max_retries if params.max_retries is not None else 2,
         options=options,
+        **retry,
     )
 
 
 def create_provider(settings: ProviderSettings) -> Provider:
+    """The adapter for `settings.provider`, wrapped in the one retry layer (`RetryingProvider`)."""
     entry = PROVIDERS[settings.provider]
     try:
         module = importlib.import_module(entry.module)
@@ -61,4 +69,5 @@ def create_provider(settings: ProviderSettings) -> Provider:
         if exc.name and exc.name.split(".")[0] in {"anthropic", "openai", "google", "httpx2"}:
             raise ProviderNotInstalled(settings.provider, entry.package, entry.extra) from exc
         raise
-    return getattr(module, entry.factory)(settings)
+    adapter: Provider = getattr(module, entry.factory)(settings)
+    return RetryingProvider(adapter, RetryPolicy.from_settings(settings))

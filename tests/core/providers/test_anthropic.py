@@ -10,6 +10,7 @@ import pytest
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import Message, TextPart, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import anthropic_messages
+from llmproc.providers.registry import create_provider
 from llmproc.providers.base import (
     ModelRequest, ModelResponse, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta,
     ToolSpec,
@@ -168,10 +169,20 @@ async def test_http_errors_keep_status(fake: FakeLLMServer, status: int, retryab
     assert (info.value.status, info.value.retryable) == (status, retryable)
 
 
-async def test_retries_follow_settings(fake: FakeLLMServer) -> None:
+async def test_the_sdk_never_retries_the_registry_does(fake: FakeLLMServer) -> None:
+    fake.add(HTTPError(529, "overloaded", headers={"retry-after-ms": "10"}))
+    with pytest.raises(ProviderError) as info:
+        await run(fake, request([ASK], False), max_retries=5)  # the bare adapter: one attempt
+    assert info.value.retry_after_s == 0.01 and len(fake.requests) == 1
     fake.add(HTTPError(529, "overloaded", headers={"retry-after-ms": "10"}), Reply(text="second try"))
-    response = await run(fake, request([ASK], False), max_retries=1)
-    assert response.message.text == "second try" and len(fake.requests) == 2
+    p = create_provider(ProviderSettings("anthropic", base_url=fake.anthropic_base_url,
+                                         api_key="sk-ant-test", max_retries=1))
+    try:
+        response = await p.complete(request([ASK], False))
+    finally:
+        await p.aclose()
+    assert response.message.text == "second try" and len(fake.requests) == 3
+    assert [r.headers.get("x-stainless-retry-count") for r in fake.requests[1:]] == ["0", "0"]
 
 
 @pytest.mark.parametrize("fault", [

@@ -27,10 +27,12 @@ def marked(params: dict) -> list[str]:
     return out
 
 
-def test_breakpoints_on_system_and_last_block() -> None:
+def test_breakpoints_on_system_previous_request_end_and_last_block() -> None:
     history = [Message.user("hi"), Message.assistant("yo"), Message("user", (TextPart("a"), TextPart("b")))]
     params = request_params(req(system="sys", tools=TOOLS, messages=history))
-    assert marked(params) == ["system[0]", "messages[2][1]"]
+    # messages[0] is where the previous request (history[:1]) put its last breakpoint.
+    assert marked(params) == ["system[0]", "messages[0][0]", "messages[2][1]"]
+    assert marked(request_params(req(system="sys", messages=history[:1]))) == ["system[0]", "messages[0][0]"]
 
 
 def test_breakpoint_on_last_tool_without_system() -> None:
@@ -40,7 +42,10 @@ def test_breakpoint_on_last_tool_without_system() -> None:
 def test_thinking_blocks_are_never_marked() -> None:
     prefill = Message("assistant", (TextPart("so"), ThinkingPart("t", signature="s")))
     params = request_params(req(messages=[Message.user("hi"), prefill]))
-    assert marked(params) == ["messages[1][0]"]
+    assert marked(params) == ["messages[0][0]", "messages[1][0]"]
+    only_thinking = Message("assistant", (ThinkingPart("t", signature="s"),))
+    params = request_params(req(messages=[Message.user("hi"), only_thinking]))
+    assert marked(params) == ["messages[0][0]"]
 
 
 def test_no_breakpoints_without_cache() -> None:
