@@ -49,11 +49,25 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageData:
+    """An image a tool returned: base64 `data` of type `media_type` ("image/png", ...)."""
+
+    media_type: str
+    data: str
+
+    def describe(self) -> str:
+        """A text stand-in for APIs that take no image here."""
+        size = len(self.data) * 3 // 4  # decoded size, near enough
+        return f"[{self.media_type} image, about {size} bytes: not shown, this model API takes no image here]"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     call_id: str
     content: str
     is_error: bool = False
     name: str | None = None  # the tool's name; Gemini needs it to match results to calls
+    images: tuple[ImageData, ...] = ()  # after the text; adapters pass or describe them
     type: Literal["tool_result"] = "tool_result"
 
 
@@ -67,7 +81,10 @@ def part_to_dict(part: Part) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(part):
         value = getattr(part, f.name)
-        if value is not None and not (f.name == "is_error" and value is False):
+        if f.name == "images":
+            if value:
+                out["images"] = [{"media_type": i.media_type, "data": i.data} for i in value]
+        elif value is not None and not (f.name == "is_error" and value is False):
             out[f.name] = value
     return out
 
@@ -76,6 +93,8 @@ def part_from_dict(data: dict[str, Any]) -> Part:
     cls = _PART_TYPES.get(data.get("type", ""))
     if cls is None:
         raise ValueError(f"unknown message part type {data.get('type')!r}")
+    if "images" in data:
+        data = {**data, "images": tuple(ImageData(**i) for i in data["images"])}
     return cls(**data)
 
 
@@ -128,6 +147,9 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
     @property
     def total_input_tokens(self) -> int:
         return self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
@@ -153,6 +175,6 @@ def messages_from_json(data: list[dict[str, Any]]) -> list[Message]:
 
 
 __all__ = [
-    "Role", "TextPart", "ThinkingPart", "ToolCall", "ToolResult", "Part", "Message", "Usage",
+    "Role", "TextPart", "ThinkingPart", "ToolCall", "ToolResult", "ImageData", "Part", "Message", "Usage",
     "part_to_dict", "part_from_dict", "messages_to_json", "messages_from_json",
 ]

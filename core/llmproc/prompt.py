@@ -104,16 +104,20 @@ def fd_section(program: LLMProgram) -> str:
     if not fd.enabled:
         return ""
     lines = [
-        f"Tool outputs longer than {fd.max_direct_output_chars} characters are stored in file descriptors.",
-        "You then see a preview and an id like fd:1. Use read_fd to read it by page, by lines or by",
-        f"characters (pages hold about {fd.default_page_size} characters; the result says 'page x of y').",
+        f"Tool outputs longer than {fd.max_direct_output_chars} characters are stored in file descriptors: "
+        "you see the first page, an id like fd:1, the size, and how to read on.",
+        f"Use read_fd to read by page (at most {fd.default_page_size} characters, ending on a line break "
+        "where possible; the result says 'page x of y'), by lines (start_line/end_line, from 1, inclusive) "
+        "or by characters (start_char/end_char, from 0, end exclusive).",
+        "With extract_to_new_fd=true, read_fd stores the selection as a new fd instead of showing it.",
     ]
     if "fd_to_file" in enabled_tool_names(program):
-        lines.append("Use fd_to_file to write a file descriptor's content to a file.")
+        lines.append("Use fd_to_file to write a file descriptor's whole content to a file (mode write or append).")
     if fd.page_user_input:
         lines.append(f"User messages longer than {fd.max_input_chars} characters also arrive as file descriptors.")
     if fd.enable_references:
-        lines.append('Mark reusable parts of your answer as <ref id="name">...</ref>; each becomes fd:ref:name.')
+        lines.append('Mark reusable parts of your answer as <ref id="name">...</ref> (name: letters, digits, _ - .): '
+                     "each becomes the file descriptor fd:ref:name, which tools such as fd_to_file accept.")
     return "<file_descriptors>\n" + "\n".join(lines) + "\n</file_descriptors>"
 
 

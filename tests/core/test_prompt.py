@@ -60,7 +60,7 @@ def test_file_descriptor_instructions(tmp_path: Path) -> None:
     text = program(tmp_path, tools={"enabled": ["read_fd", "fd_to_file"]},
                    file_descriptor={"enabled": True, "max_direct_output_chars": 500, "default_page_size": 200,
                                     "page_user_input": True, "enable_references": True}).enriched_system_prompt().text
-    assert "longer than 500 characters" in text and "about 200 characters" in text
+    assert "longer than 500 characters" in text and "at most 200 characters" in text
     assert "fd_to_file" in text and "User messages longer than" in text and '<ref id="name">' in text
     assert "<file_descriptors>" not in program(tmp_path).enriched_system_prompt().text
 

@@ -3,7 +3,8 @@
     unsubscribe = process.subscribe(lambda event: print(event))
 
 Order within a turn: TurnStart, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
-when streaming), UsageUpdate, TurnEnd, then ToolStart/ToolEnd for each tool call the turn asked for.
+when streaming), UsageUpdate, TurnEnd, then ToolStart/ToolEnd for each tool call the turn asked for,
+with any ToolProgress of that call between them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ class ToolStart:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolProgress:
+    """A running tool reported progress (MCP progress notifications): `progress` of `total`
+    (None when unknown), with an optional short message."""
+
+    call: ToolCall
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolEnd:
     call: ToolCall
     content: str
@@ -47,8 +59,9 @@ class ToolEnd:
     duration_s: float
 
 
-Event = Union[TurnStart, TurnEnd, UsageUpdate, ToolStart, ToolEnd, TextDelta, ThinkingDelta, ToolCallDelta]
+Event = Union[TurnStart, TurnEnd, UsageUpdate, ToolStart, ToolProgress, ToolEnd, TextDelta, ThinkingDelta,
+              ToolCallDelta]
 Subscriber = Callable[[Event], None]
 
-__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ToolStart", "ToolEnd", "TextDelta", "ThinkingDelta",
-           "ToolCallDelta", "Event", "Subscriber"]
+__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ToolStart", "ToolProgress", "ToolEnd", "TextDelta",
+           "ThinkingDelta", "ToolCallDelta", "Event", "Subscriber"]

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from llmproc.errors import BudgetExceeded
-from llmproc.messages import Message, ToolCall, ToolResult, Usage
+from llmproc.messages import Message, TextPart, ToolCall, ToolResult
 from llmproc.pricing import cost_usd
 from llmproc.process.events import ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
 from llmproc.process.result import RunResult, ToolCallRecord
+from llmproc.process.syscalls import check_cost, current_call
 from llmproc.providers.base import ModelRequest
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ class TurnLoop:
         self.stream = stream
         self.max_turns = max_turns
         self.turns = 0
-        self.usage = Usage()
-        self.cost: float | None = 0.0
+        self.start_usage, self.start_cost = process.usage, process.cost_usd  # the run's share = the change
         self.records: list[ToolCallRecord] = []
         self.first_new = len(process.history)
         self.stop_reason = "end"
@@ -63,10 +63,13 @@ class TurnLoop:
     def _request(self) -> ModelRequest:
         proc = self.process
         params = proc.program.config.parameters
+        messages = tuple(proc.history)
+        if "goto" in proc.toolset:
+            messages = tuple(_labelled(m) for m in messages)
         return ModelRequest(
             model=proc.program.model_name,
             system=proc.system_prompt,
-            messages=tuple(proc.history),
+            messages=messages,
             tools=proc.tool_specs,
             max_tokens=params.max_tokens,
             temperature=params.temperature,
@@ -81,26 +84,23 @@ class TurnLoop:
     def _account(self, usage: Usage) -> None:
         proc = self.process
         cost = cost_usd(proc.program.model_name, usage, proc.program.provider)
-        self.usage += usage
-        self.cost = None if cost is None or self.cost is None else self.cost + cost
         proc.add_usage(usage, cost)
         proc.emit(UsageUpdate(usage, proc.usage, cost))
 
     def _check_cost(self) -> None:
-        limit = self.process.program.config.limits.max_cost_usd
-        spent = self.process.cost_usd
-        if limit is not None and spent is not None and spent >= limit:
-            raise BudgetExceeded("max_cost_usd", limit, f"max_cost_usd={limit} reached (spent ${spent:.4f})")
+        check_cost(self.process)
 
     async def _run_tools(self, calls: list[ToolCall]) -> None:
         self._pending = {}
 
         async def one(call: ToolCall) -> None:
+            current_call.set(call)  # each task runs in its own context copy
             self.process.emit(ToolStart(call))
             started = time.perf_counter()
             output = await self.process.call_tool(call)
             elapsed = time.perf_counter() - started
-            self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name)
+            self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name,
+                                                images=output.images)
             self.records.append(ToolCallRecord(call.id, call.name, call.arguments, output.content,
                                                output.is_error, elapsed))
             self.process.emit(ToolEnd(call, output.content, output.is_error, elapsed))
@@ -108,12 +108,26 @@ class TurnLoop:
         async with anyio.create_task_group() as group:
             for call in calls:
                 group.start_soon(one, call)
+        rewritten = self.process.take_rewrite()
+        if rewritten is not None:  # goto/exec replaced the history: this turn's results are void
+            self.first_new = min(self.first_new, rewritten)
+            self._pending = {}
+            return
         self._append_results(calls)
 
     def _append_results(self, calls: list[ToolCall]) -> None:
-        results = tuple(self._pending.get(c.id) or ToolResult(c.id, CANCELLED_RESULT, True, c.name) for c in calls)
+        results = tuple(self._pending.get(c.id) or self._cancelled(c) for c in calls)
         self.process.append(Message("user", results))
         self._pending = {}
+
+    def _cancelled(self, call: ToolCall) -> ToolResult:
+        """The result of a call that never finished; children it started keep their partial output."""
+        text = CANCELLED_RESULT
+        for child in self.process.call_children.get(call.id, ()):
+            partial = child.get_last_message()
+            if partial:
+                text += f"\npartial output of process {child.pid}:\n{partial}"
+        return ToolResult(call.id, text, True, call.name)
 
     def finish(self) -> None:
         """Make the history consistent after an early stop (no tool call without its result)."""
@@ -125,8 +139,17 @@ class TurnLoop:
         new = tuple(self.process.history[self.first_new:])
         answer = next((m.text for m in reversed(new) if m.role == "assistant"), "")
         records = sorted(self.records, key=lambda r: _order(new, r.id))
-        return RunResult(answer, self.turns, tuple(records), self.usage, self.cost, self.stop_reason,
-                         time.perf_counter() - self._started, new)
+        end_cost, start_cost = self.process.cost_usd, self.start_cost
+        cost = None if end_cost is None or start_cost is None else end_cost - start_cost
+        return RunResult(answer, self.turns, tuple(records), self.process.usage - self.start_usage, cost,
+                         self.stop_reason, time.perf_counter() - self._started, new)
+
+
+def _labelled(message: Message) -> Message:
+    """Show message ids to the model (for goto) at the start of user prompts."""
+    if message.role != "user" or message.tool_results or not message.id:
+        return message
+    return Message("user", (TextPart(f"[message {message.id}]\n"), *message.parts), message.id)
 
 
 def _order(messages: tuple[Message, ...], call_id: str) -> int:

@@ -11,7 +11,9 @@ running a closed process or two runs at once, is a clear error.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,17 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled
+from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled, ToolError
+from llmproc.fd import FDTable, capture_references, offload_output, page_user_input
 from llmproc.messages import Message, TextPart, ToolCall, Usage
-from llmproc.process.events import Event, Subscriber
+from llmproc.process.events import Event, Subscriber, ToolProgress
+from llmproc.process.history import History
 from llmproc.process.loop import TurnLoop
 from llmproc.process.result import RunResult
+from llmproc.process.syscalls import ProcessToolContext
 from llmproc.providers.base import Provider, ToolSpec
-from llmproc.tools.base import SimpleToolContext, Tool, ToolOutput
+from llmproc.tools.base import Tool, ToolOutput, reporting_progress
+from llmproc.tools.builtin.fd_tools import FDView
 from llmproc.tools.toolset import Toolset, combined
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
+    from llmproc.tools.mcp import McpServers
 
 log = logging.getLogger("llmproc.process")
 
@@ -40,28 +47,41 @@ class ProcessState(enum.Enum):
     CLOSED = "closed"
 
 
+_pids = itertools.count(1)
+
+
 class LLMProcess:
     def __init__(self, program: LLMProgram, provider: Provider, toolset: Toolset, *,
-                 system_prompt: str, cwd: Path | None = None):
+                 system_prompt: str, cwd: Path | None = None, parent: LLMProcess | None = None):
+        self.pid = next(_pids)
+        self.parent = parent
+        self.depth = parent.depth + 1 if parent else 0
+        self.children: list[LLMProcess] = []
+        self.call_children: dict[str, list[LLMProcess]] = {}  # tool call id -> children it started
         self.program = program
         self.provider = provider
         self.toolset = toolset
         self.system_prompt = system_prompt
         self.tool_specs: Sequence[ToolSpec] = tuple(toolset.specs())
-        self.history: list[Message] = []
+        self.history = History()
         self.usage = Usage()
         self.cost_usd: float | None = 0.0
         self.state = ProcessState.IDLE
         self.cwd = (cwd or Path.cwd()).resolve()
         roots = program.allowed_roots or (self.cwd,)
-        self.tool_context = SimpleToolContext(allowed_roots=list(roots), cwd=self.cwd)
+        fd_config = program.config.file_descriptor
+        self.tool_context = ProcessToolContext(allowed_roots=list(roots), cwd=self.cwd, process=self,
+                                               fd_table=FDTable.from_config(fd_config) if fd_config.enabled else None)
+        self.mcp_servers: McpServers | None = None  # set by create(); closed by aclose()
         self._subscribers: list[Subscriber] = []
         self._next_id = 1
+        self._owns_provider = True
+        self._rewritten_at: int | None = None  # set by goto/exec: where the history was rewritten
 
     @classmethod
     async def create(cls, program: LLMProgram, *, provider: Provider | None = None,
                      tools: Sequence[Tool] = (), cwd: str | Path | None = None,
-                     include_env: bool = True) -> LLMProcess:
+                     include_env: bool = True, parent: LLMProcess | None = None) -> LLMProcess:
         """Build the provider client (unless one is given, e.g. a ScriptedProvider) and the tools.
 
         `tools` adds Python tools (see `llmproc.tools.tool`) to the program's enabled ones.
@@ -77,8 +97,20 @@ class LLMProcess:
         prompt = program.enriched_system_prompt(include_env=include_env)
         for warning in prompt.warnings:
             log.warning("%s", warning)
-        return cls(program, provider, toolset, system_prompt=prompt.text,
-                   cwd=Path(cwd) if cwd else None)
+        mcp_servers = None
+        if program.config.tools.mcp:  # its servers start concurrently; aclose() stops them
+            from llmproc.tools.mcp import McpServers
+
+            mcp_servers = McpServers.from_program(program)
+            try:
+                toolset = combined(toolset, await mcp_servers.start())
+            except BaseException:
+                await mcp_servers.aclose()
+                raise
+        process = cls(program, provider, toolset, system_prompt=prompt.text,
+                      cwd=Path(cwd) if cwd else None, parent=parent)
+        process.mcp_servers = mcp_servers
+        return process
 
     # -- events ----------------------------------------------------------------------------
     def subscribe(self, subscriber: Subscriber) -> Any:
@@ -99,13 +131,29 @@ class LLMProcess:
         message = Message(message.role, message.parts, f"m{self._next_id}")
         self._next_id += 1
         self.history.append(message)
+        if message.role == "assistant" and self.fd_table is not None \
+                and self.program.config.file_descriptor.enable_references:
+            capture_references(self.fd_table, message.text, source=f"reference in message {message.id}")
         return message
 
+    @property
+    def fd_table(self) -> FDTable | None:
+        """The file descriptors (None unless `[file_descriptor] enabled`). Fork: give the copy
+        `fd_table.copy()`; spawn: `child.fd_table.adopt(parent.fd_table.select(ids))`."""
+        return self.tool_context.fd_table
+
+    @fd_table.setter
+    def fd_table(self, table: FDTable | None) -> None:
+        self.tool_context.fd_table = table
+
     def _add_user_text(self, text: str) -> None:
+        fd = self.program.config.file_descriptor
+        if self.fd_table is not None and fd.page_user_input:
+            text = page_user_input(self.fd_table, text, limit=fd.max_input_chars)
         last = self.history[-1] if self.history else None
         if last is not None and last.role == "user":
             # After a run stopped by a limit the history ends with tool results: one user turn.
-            self.history[-1] = Message("user", (*last.parts, TextPart(text)), last.id)
+            self.history.replace_last(Message("user", (*last.parts, TextPart(text)), last.id))
         else:
             self.append(Message.user(text))
 
@@ -114,12 +162,25 @@ class LLMProcess:
         return next((m.text for m in reversed(self.history) if m.role == "assistant"), "")
 
     def add_usage(self, usage: Usage, cost: float | None) -> None:
-        self.usage += usage
-        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+        """Count a model call's usage here and in every ancestor (totals cover the subtree)."""
+        node: LLMProcess | None = self
+        while node is not None:
+            node.usage += usage
+            node.cost_usd = None if cost is None or node.cost_usd is None else node.cost_usd + cost
+            node = node.parent
 
     # -- running -----------------------------------------------------------------------------
     async def call_tool(self, call: ToolCall) -> ToolOutput:
-        return await self.toolset.call(call.name, call.arguments, self.tool_context)
+        def progress(done: float, total: float | None, message: str | None) -> None:
+            self.emit(ToolProgress(call, done, total, message))
+
+        with reporting_progress(progress):
+            output = await self.toolset.call(call.name, call.arguments, self.tool_context)
+        if self.fd_table is not None and not isinstance(output, FDView):
+            content = offload_output(self.fd_table, output.content, source=f"output of {call.name}")
+            if content is not output.content:
+                output = dataclasses.replace(output, content=content)
+        return output
 
     async def run(self, prompt: str | None = None, *, stream: bool | None = None,
                   max_turns: int | None = None) -> RunResult:
@@ -135,11 +196,21 @@ class LLMProcess:
         text = prompt if prompt is not None else self.program.config.prompt.user
         if text is None:
             raise ValueError("run() needs a prompt (or a [prompt] user message in the program)")
+        self.state = ProcessState.RUNNING
+        self._add_user_text(text)
+        return await self._drive(stream, max_turns)
+
+    async def resume(self, *, stream: bool | None = None, max_turns: int | None = None) -> RunResult:
+        """Run from the history as it is (a fork copy continues after its fork call's result)."""
+        if self.state is not ProcessState.IDLE:
+            raise LLMProcError(f"process {self.pid} is {self.state.value}; it cannot resume now")
+        self.state = ProcessState.RUNNING
+        return await self._drive(stream, max_turns)
+
+    async def _drive(self, stream: bool | None, max_turns: int | None) -> RunResult:
         params, limits = self.program.config.parameters, self.program.config.limits
         loop = TurnLoop(self, stream=stream if stream is not None else bool(params.stream),
                         max_turns=max_turns or limits.max_turns)
-        self.state = ProcessState.RUNNING
-        self._add_user_text(text)
         try:
             if limits.timeout_s is None:
                 await loop.run()
@@ -158,7 +229,12 @@ class LLMProcess:
     async def aclose(self) -> None:
         if self.state is not ProcessState.CLOSED:
             self.state = ProcessState.CLOSED
-            await self.provider.aclose()
+            try:
+                if self._owns_provider:
+                    await self.provider.aclose()
+            finally:
+                if self.mcp_servers is not None:  # bounded; leaves no server process behind
+                    await self.mcp_servers.aclose()
 
     async def __aenter__(self) -> LLMProcess:
         return self
@@ -166,8 +242,62 @@ class LLMProcess:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    # -- the process tree (see process/syscalls.py) ----------------------------------------------
+    async def new_child(self, program: LLMProgram) -> LLMProcess:
+        """A child running `program`: its own history, tools and fd table. The provider client is
+        shared when the child runs this very program (nothing mutable lives in it)."""
+        if program is self.program:
+            return self.clone_as_child()
+        child = await LLMProcess.create(program, cwd=self.cwd, parent=self)
+        self.children.append(child)
+        return child
+
+    def clone_as_child(self) -> LLMProcess:
+        child = LLMProcess(self.program, self.provider, self.toolset, system_prompt=self.system_prompt,
+                           cwd=self.cwd, parent=self)
+        child._owns_provider = False
+        child._next_id = self._next_id
+        self.children.append(child)
+        return child
+
+    async def fork(self) -> LLMProcess:
+        """Python API: a copy of this idle process (history shared, fd table copied) as a child."""
+        from llmproc.process.syscalls import check_new_children, fork_copy
+
+        if self.state is not ProcessState.IDLE:
+            raise LLMProcError(f"process {self.pid} is {self.state.value}; fork it when it is idle")
+        try:
+            check_new_children(self, 1)
+        except ToolError as exc:
+            raise BudgetExceeded("max_children" if "children" in str(exc) else "max_depth", None, str(exc)) from None
+        return fork_copy(self)
+
+    async def release(self) -> None:
+        """A finished child lets go of its clients; its history stays readable."""
+        await self.aclose()
+
+    async def replace_program(self, program: LLMProgram) -> None:
+        """exec: become `program` (prompt, tools, model); the pid and the fd table stay."""
+        replacement = await LLMProcess.create(program, cwd=self.cwd)
+        old_provider, owned, old_mcp = self.provider, self._owns_provider, self.mcp_servers
+        self.program, self.provider, self.toolset = program, replacement.provider, replacement.toolset
+        self.system_prompt, self.tool_specs = replacement.system_prompt, replacement.tool_specs
+        self.mcp_servers, self._owns_provider = replacement.mcp_servers, True
+        if owned:
+            await old_provider.aclose()
+        if old_mcp is not None:
+            await old_mcp.aclose()
+
+    def history_rewritten(self, position: int) -> None:
+        """goto/exec replaced the history from `position` on: the turn's other results are void."""
+        self._rewritten_at = position if self._rewritten_at is None else min(position, self._rewritten_at)
+
+    def take_rewrite(self) -> int | None:
+        position, self._rewritten_at = self._rewritten_at, None
+        return position
+
     def __repr__(self) -> str:
-        return f"<LLMProcess {self.program.name} {self.state.value} messages={len(self.history)}>"
+        return f"<LLMProcess pid={self.pid} {self.program.name} {self.state.value} messages={len(self.history)}>"
 
 
 __all__ = ["LLMProcess", "ProcessState", "ProcessCancelled"]

@@ -5,6 +5,7 @@
 - `toolset`: `Toolset` and the wrappers `aliased`, `described`, `filtered`, `combined`
 - `paths`: confinement of file access to the allowed roots
 - `builtin/`: calculator, read_file, list_dir, glob, grep (`BUILTIN_TOOLS`)
+- `mcp/`: tools of external MCP servers (`McpServers`; imported on demand, it pulls in the MCP SDK)
 """
 
 from __future__ import annotations

@@ -10,20 +10,26 @@ failures into error results is `Toolset.call`'s job, so tools stay simple.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import anyio.to_thread
 import pydantic_core
 
 from llmproc.errors import ToolError
+from llmproc.messages import ImageData
 from llmproc.providers.base import ToolSpec
 from llmproc.tools.schema import FunctionSchema, function_schema
+
+if TYPE_CHECKING:
+    from llmproc.fd.manager import FDTable
 
 # What Anthropic, OpenAI and Gemini all accept as a function name.
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -31,10 +37,33 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """The result of one tool call, as the model will read it."""
+    """The result of one tool call, as the model will read it (images follow the text)."""
 
     content: str
     is_error: bool = False
+    images: tuple[ImageData, ...] = ()
+
+
+# progress(progress, total, message): how a running tool reports how far it got. The engine sets
+# one per tool call (a context variable, so concurrent calls each have their own).
+ProgressReporter = Callable[[float, "float | None", "str | None"], None]
+_progress: contextvars.ContextVar[ProgressReporter | None] = contextvars.ContextVar("llmproc_tool_progress",
+                                                                                   default=None)
+
+
+@contextmanager
+def reporting_progress(reporter: ProgressReporter) -> Iterator[None]:
+    """Within the block (one tool call), `current_progress_reporter()` returns `reporter`."""
+    token = _progress.set(reporter)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
+def current_progress_reporter() -> ProgressReporter | None:
+    """The progress reporter of the tool call being run, if the caller listens for progress."""
+    return _progress.get()
 
 
 @runtime_checkable
@@ -61,6 +90,7 @@ class SimpleToolContext:
 
     allowed_roots: Sequence[Path] = ()
     cwd: Path = field(default_factory=Path.cwd)
+    fd_table: FDTable | None = None  # the process's file descriptors (read_fd, fd_to_file)
 
     def __post_init__(self) -> None:
         self.cwd = Path(self.cwd).resolve()
@@ -176,12 +206,15 @@ def tool(
 
 __all__ = [
     "FunctionTool",
+    "ProgressReporter",
     "SimpleToolContext",
     "Tool",
     "ToolContext",
     "ToolError",
     "ToolOutput",
     "check_tool_name",
+    "current_progress_reporter",
+    "reporting_progress",
     "to_output",
     "tool",
 ]

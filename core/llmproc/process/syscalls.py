@@ -1,0 +1,197 @@
+"""The kernel side of the system calls: spawn, fork, goto, exec, and the limits of the tree.
+
+The tools in `llmproc.tools.builtin.syscalls` reach these functions through the process's tool
+context. A failure the model should hear about is raised as `ToolError` and becomes an error
+result. Limits are checked before any child exists, so a program that spawns itself stops at
+`max_depth` instead of running away.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from llmproc.errors import BudgetExceeded, LLMProcError, ToolError
+from llmproc.messages import Message, ToolCall, ToolResult
+from llmproc.process.history import History
+from llmproc.tools.base import SimpleToolContext
+
+if TYPE_CHECKING:
+    from llmproc.process.process import LLMProcess
+
+# The tool call being executed (each concurrent call runs in its own context copy).
+current_call: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar("llmproc_call", default=None)
+
+
+@dataclass
+class ProcessToolContext(SimpleToolContext):
+    """The context the process hands to its tools: paths, fd table, and the system calls."""
+
+    process: Any = field(default=None, repr=False)
+
+    async def spawn(self, program_name: str, prompt: str, fds: Sequence[str]) -> str:
+        return await spawn(self.process, program_name, prompt, fds)
+
+    async def fork(self, prompts: Sequence[str]) -> str:
+        return await fork_tool_call(self.process, prompts)
+
+    async def goto(self, message_id: str, message: str) -> str:
+        return goto(self.process, message_id, message)
+
+    async def exec(self, program_name: str, message: str | None) -> str:
+        return await exec_program(self.process, program_name, message)
+
+
+# -- limits ---------------------------------------------------------------------------------------
+def lineage(process: LLMProcess) -> list[LLMProcess]:
+    chain, node = [], process
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    return chain
+
+
+def check_new_children(parent: LLMProcess, count: int) -> None:
+    """Refuse children beyond the depth, children or cost limits of any process up the tree."""
+    depth_limit = min(p.program.config.limits.max_depth for p in lineage(parent))
+    if parent.depth + 1 > depth_limit:
+        raise ToolError(f"max_depth={depth_limit} reached: this process is at depth {parent.depth} and "
+                        "cannot start children; do the work yourself")
+    limit = parent.program.config.limits.max_children
+    if len(parent.children) + count > limit:
+        raise ToolError(f"max_children={limit} reached: this process has {len(parent.children)} children "
+                        f"and asked for {count} more")
+    check_cost(parent)
+
+
+def check_cost(process: LLMProcess) -> None:
+    """Raise BudgetExceeded when the cost of any subtree up the lineage reached its limit."""
+    for node in lineage(process):
+        limit = node.program.config.limits.max_cost_usd
+        if limit is not None and node.cost_usd is not None and node.cost_usd >= limit:
+            raise BudgetExceeded("max_cost_usd", limit,
+                                 f"max_cost_usd={limit} of process {node.pid} reached (spent ${node.cost_usd:.4f})")
+
+
+def _link(process: LLMProcess, program_name: str):  # -> LinkedProgram
+    link = process.program.linked_programs.get(program_name)
+    if link is None:
+        names = ", ".join(process.program.linked_programs) or "none"
+        raise ToolError(f"unknown program {program_name!r}; linked programs: {names}")
+    return link
+
+
+# -- spawn ----------------------------------------------------------------------------------------
+async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequence[str] = ()) -> str:
+    link = _link(parent, program_name)
+    check_new_children(parent, 1)
+    if fds and parent.fd_table is None:
+        raise ToolError("fds were given but this process has no file descriptors enabled")
+    child = await parent.new_child(link.program)
+    try:
+        if fds:
+            if child.fd_table is None:
+                raise ToolError(f"program {program_name!r} has no file descriptors enabled; it cannot take fds")
+            try:
+                child.fd_table.adopt(parent.fd_table.select(list(fds)))
+            except LLMProcError as exc:
+                raise ToolError(str(exc)) from None
+        _track(parent, child)
+        try:
+            result = await child.run(prompt)
+        except LLMProcError as exc:  # a child's limit or provider failure is the parent's tool error
+            raise ToolError(f"child process {child.pid} ({program_name}) failed: {exc}") from None
+        return result.answer
+    finally:
+        await child.release()
+
+
+def _track(parent: LLMProcess, child: LLMProcess) -> None:
+    """Remember which children a tool call started, so a cancelled call keeps their output."""
+    call = current_call.get()
+    if call is not None:
+        parent.call_children.setdefault(call.id, []).append(child)
+
+
+# -- fork -----------------------------------------------------------------------------------------
+def fork_copy(parent: LLMProcess) -> LLMProcess:
+    """A copy of `parent` as its child: same program, tools and provider; shared history prefix;
+    its own fd table. Cheap: nothing is copied in proportion to the history."""
+    child = parent.clone_as_child()
+    child.history = parent.history.fork()
+    if parent.fd_table is not None:
+        child.fd_table = parent.fd_table.copy()
+    return child
+
+
+def _copy_results(call: ToolCall, calls: Sequence[ToolCall], index: int, count: int,
+                  parent: LLMProcess, child: LLMProcess, prompt: str) -> Message:
+    results = []
+    for other in calls:
+        if other.id == call.id:
+            text = (f"You are copy {index} of {count} (process {child.pid}), forked from process {parent.pid}. "
+                    f"Your task: {prompt}\nYour final answer is returned to process {parent.pid}.")
+            results.append(ToolResult(other.id, text, False, other.name))
+        else:
+            results.append(ToolResult(other.id, "not run in this fork copy", True, other.name))
+    return Message("user", tuple(results))
+
+
+async def fork_tool_call(parent: LLMProcess, prompts: Sequence[str]) -> str:
+    call = current_call.get()
+    last = parent.history[-1] if len(parent.history) else None
+    if call is None or last is None or call not in last.tool_calls:
+        raise ToolError("fork can only be called as a tool by the model")
+    if not prompts:
+        raise ToolError("fork needs at least one prompt")
+    check_new_children(parent, len(prompts))
+    copies = []
+    for i, prompt in enumerate(prompts, start=1):
+        child = fork_copy(parent)
+        child.append(_copy_results(call, last.tool_calls, i, len(prompts), parent, child, prompt))
+        _track(parent, child)
+        copies.append(child)
+    answers: list[str] = [""] * len(copies)
+
+    async def run_copy(i: int, child: LLMProcess) -> None:
+        try:
+            answers[i] = (await child.resume()).answer
+        except LLMProcError as exc:
+            answers[i] = f"(failed: {exc})"
+        finally:
+            await child.release()
+
+    async with anyio.create_task_group() as group:
+        for i, child in enumerate(copies):
+            group.start_soon(run_copy, i, child)
+    return "\n\n".join(f"<copy index=\"{i}\" pid=\"{c.pid}\">\n{a}\n</copy>"
+                       for i, (c, a) in enumerate(zip(copies, answers), start=1))
+
+
+# -- goto -----------------------------------------------------------------------------------------
+def goto(process: LLMProcess, message_id: str, message: str) -> str:
+    targets = [m.id for m in process.history if m.role == "user" and m.text and not m.tool_results]
+    if message_id not in targets:
+        raise ToolError(f"cannot go to {message_id!r}: choose the id of a user message: {', '.join(targets)}")
+    position = process.history.index_of(message_id)
+    process.history.truncate(position)
+    process.append(Message.user(message))
+    process.history_rewritten(position)
+    return f"went back to {message_id}"
+
+
+# -- exec -----------------------------------------------------------------------------------------
+async def exec_program(process: LLMProcess, program_name: str, message: str | None) -> str:
+    link = _link(process, program_name)
+    text = message or link.program.config.prompt.user
+    if not text:
+        raise ToolError(f"exec needs a message: program {program_name!r} has no [prompt] user message")
+    await process.replace_program(link.program)
+    process.history = History()
+    process.append(Message.user(text))
+    process.history_rewritten(0)
+    return f"now running {program_name}"

@@ -1,0 +1,168 @@
+"""`read_fd` and `fd_to_file`: the model's tools for file descriptors.
+
+They reach the calling process's fd table through the tool context (`ctx.fd_table`, see
+`FDContext`); a context without one gets an error that says how to enable file descriptors.
+`read_fd` returns an `FDView`, which the engine passes through as is: a page is already
+bounded, and storing it as a new fd would only send the model in circles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from llmproc.errors import FDError, ToolError
+from llmproc.fd import render
+from llmproc.fd.manager import FDTable, Selection
+from llmproc.tools.base import Tool, ToolContext, ToolOutput, tool
+from llmproc.tools.paths import display_path, resolve_inside
+
+if TYPE_CHECKING:
+    from llmproc.fd.manager import FileDescriptor
+
+WRITE_CHUNK_CHARS = 1 << 20  # bounds the encoded copy held while writing a large fd
+
+
+class FDContext(ToolContext, Protocol):
+    @property
+    def fd_table(self) -> FDTable | None:
+        """The process's file descriptors; None when they are not enabled."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FDView(ToolOutput):
+    """A bounded view of an fd: never stored as a new fd."""
+
+
+def table_of(ctx: ToolContext) -> FDTable:
+    table = getattr(ctx, "fd_table", None)
+    if table is None:
+        raise ToolError("file descriptors are not enabled for this process; "
+                        "set `enabled = true` in the program's [file_descriptor] section")
+    return table
+
+
+@tool
+async def read_fd(
+    fd: str,
+    ctx: FDContext,
+    page: int | None = None,
+    start_line: int | None = None,
+    end_line: int | None = None,
+    start_char: int | None = None,
+    end_char: int | None = None,
+    extract_to_new_fd: bool = False,
+) -> ToolOutput:
+    """Read a file descriptor (a long output stored as fd:N) by page, by line range or by
+    character range. With no range it reads page 1. Give one kind of range only.
+
+    Args:
+        fd: The file descriptor id, e.g. "fd:3" or "fd:ref:name".
+        page: The page to read, from 1; the result says "page x of y".
+        start_line: First line to read (lines count from 1).
+        end_line: Last line to read, inclusive (default: as many lines as one read returns).
+        start_char: First character to read (characters count from 0).
+        end_char: Where to stop, exclusive as in Python slices (default: as much as one read returns).
+        extract_to_new_fd: Store the selection as a new fd (no size limit) instead of returning
+            its text; use it to hand part of an output to fd_to_file or to another process.
+    """
+    table = table_of(ctx)
+    lines = start_line is not None or end_line is not None
+    chars = start_char is not None or end_char is not None
+    if (page is not None) + lines + chars > 1:
+        raise ToolError("give one kind of range: page, or start_line/end_line, or start_char/end_char")
+    limit = None if extract_to_new_fd else table.max_read_chars
+    try:
+        if lines:
+            sel = table.read_lines(fd, start_line or 1, end_line, limit=limit)
+        elif chars:
+            sel = table.read_chars(fd, start_char or 0, end_char, limit=limit)
+        else:
+            sel = table.read_page(fd, 1 if page is None else page)
+        if extract_to_new_fd:
+            return FDView(render.extracted(table.extract(sel), sel))
+    except FDError as err:
+        raise ToolError(str(err)) from None
+    return FDView(render.selection(sel, continue_with=_continuation(sel, lines, end_line, end_char)))
+
+
+def _continuation(sel: Selection, by_lines: bool, end_line: int | None,
+                  end_char: int | None) -> dict[str, int] | None:
+    """The arguments that read on after a read cut to the limit, in the unit the model used."""
+    if not sel.truncated:
+        return None
+    if by_lines and not sel.ends_mid_line:
+        args = {"start_line": sel.last_line + 1}
+        if end_line is not None:
+            args["end_line"] = end_line
+        return args
+    args = {"start_char": sel.end}
+    if end_char is not None:
+        args["end_char"] = end_char
+    return args
+
+
+@tool
+def fd_to_file(
+    fd: str,
+    path: str,
+    ctx: FDContext,
+    mode: Literal["write", "append"] = "write",
+    overwrite: bool = False,
+) -> str:
+    """Write the whole content of a file descriptor to a file. Missing parent directories are
+    created. An existing file is only replaced with overwrite=true, or added to with
+    mode="append".
+
+    Args:
+        fd: The file descriptor id, e.g. "fd:3" or "fd:ref:name".
+        path: The file to write, relative to the working directory or absolute.
+        mode: "write" creates (or, with overwrite, replaces) the file; "append" adds to its end.
+        overwrite: Allow mode="write" to replace an existing file.
+    """
+    table = table_of(ctx)
+    try:
+        descriptor = table.get(fd)
+    except FDError as err:
+        raise ToolError(str(err)) from None
+    target = resolve_inside(path, ctx)  # the file may not exist yet: its resolved path is checked
+    shown = display_path(target, ctx)
+    if target.is_dir():
+        raise ToolError(f"{path!r} is a directory; give a file path")
+    existed = target.exists()
+    if mode == "write" and existed and not overwrite:
+        raise ToolError(f"{shown} already exists; call again with overwrite=true to replace it, "
+                        'or with mode="append" to add to it')
+    open_mode = "a" if mode == "append" else ("w" if overwrite else "x")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write(target, open_mode, descriptor)
+    except FileExistsError:
+        raise ToolError(f"{shown} was created meanwhile; call again with overwrite=true to replace it") \
+            from None
+    except OSError as err:
+        raise ToolError(f"cannot write {shown}: {err.strerror or err}") from None
+    lines = "1 line" if descriptor.line_count == 1 else f"{descriptor.line_count:,} lines"
+    size = f"{descriptor.length:,} characters, {lines}"
+    if mode == "append":
+        done = "appended to" if existed else "written to the new file"
+        return f"{descriptor.id} {done} {shown} ({size}); the file is now {target.stat().st_size:,} bytes."
+    if existed:
+        return f"{shown} replaced with {descriptor.id} ({size})."
+    return f"{descriptor.id} written to {shown} ({size})."
+
+
+def _write(target: Path, open_mode: str, descriptor: FileDescriptor) -> None:
+    content = descriptor.content
+    with target.open(open_mode, encoding="utf-8", newline="") as f:
+        for start in range(0, len(content), WRITE_CHUNK_CHARS):
+            f.write(content[start:start + WRITE_CHUNK_CHARS])
+
+
+FD_TOOLS: Mapping[str, Tool] = MappingProxyType({t.name: t for t in (read_fd, fd_to_file)})
+
+__all__ = ["FDContext", "FDView", "FD_TOOLS", "fd_to_file", "read_fd", "table_of"]

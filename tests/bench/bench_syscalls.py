@@ -1,0 +1,73 @@
+"""System call costs, side by side in one run.
+
+1. Fork cost: `await process.fork()` on a process with 10,000 messages versus one with 10.
+   Target ratio <= 2 (the history prefix is shared, not copied).
+2. Fan-out: one fork call with 50 prompts, 200 ms server delay per copy, through the Anthropic
+   adapter against the fake server. Target: wall time <= 1.2 x the ideal (200 ms plus the
+   parent's own two model calls, measured without delay in the same run).
+
+    python tests/bench/bench_syscalls.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import time
+
+from llmproc import LLMProgram
+from llmproc.messages import Message
+from llmproc.testing import FakeLLMServer, Reply, ScriptedProvider, ToolUse
+
+
+async def fork_cost(messages: int, repeats: int = 200) -> float:
+    program = LLMProgram.from_dict({"model": {"name": "m", "provider": "scripted"},
+                                    "limits": {"max_children": repeats + 1}})
+    process = await program.start(provider=ScriptedProvider(), include_env=False)
+    for i in range(messages):
+        process.append(Message.user(f"message {i}") if i % 2 == 0 else Message.assistant(f"answer {i}"))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await process.fork()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def fan_out(fake: FakeLLMServer, copies: int, delay: float) -> float:
+    program = LLMProgram.from_dict({
+        "model": {"name": "claude-sonnet-5-5", "provider": "anthropic", "base_url": fake.anthropic_base_url},
+        "tools": {"enabled": ["fork"]}, "limits": {"max_children": copies}})
+    fake.reset()
+    fake.add(Reply(tool_calls=[ToolUse("fork", {"prompts": [f"part {i}" for i in range(copies)]})]))
+    fake.add(*[Reply(text="part done", delay=delay) for _ in range(copies)])
+    fake.add(Reply(text="all done"))
+    process = await program.start(include_env=False)
+    started = time.perf_counter()
+    result = await process.run("fan out")
+    elapsed = time.perf_counter() - started
+    await process.aclose()
+    assert result.answer == "all done" and len(fake.requests) == copies + 2
+    return elapsed
+
+
+async def main() -> None:
+    logging.getLogger("llmproc.pricing").setLevel(logging.ERROR)
+    small, large = await fork_cost(10), await fork_cost(10_000)
+    print(f"fork of 10 messages {small * 1e6:8.1f} us, of 10,000 messages {large * 1e6:8.1f} us: "
+          f"ratio {large / small:.2f} (target <= 2)")
+    os.environ["ANTHROPIC_API_KEY"] = "bench-key"
+    with FakeLLMServer() as fake:
+        await fan_out(fake, 2, 0.0)  # warm up
+        base = statistics.median([await fan_out(fake, 1, 0.0) for _ in range(3)])  # the parent's own calls
+        runs = [await fan_out(fake, 50, 0.2) for _ in range(3)]
+        wall = statistics.median(runs)
+        ideal = 0.2 + base
+        print(f"fan-out: 50 forks x 200 ms: wall {wall * 1000:.0f} ms, ideal {ideal * 1000:.0f} ms "
+              f"(200 ms + {base * 1000:.0f} ms of parent calls): ratio {wall / ideal:.2f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
