@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from llmproc.errors import BudgetExceeded, LLMProcError, ToolError
+from llmproc.fd.render import preloaded_notice
 from llmproc.messages import Message, ToolCall, ToolResult
 from llmproc.process.history import History
 from llmproc.tools.base import SimpleToolContext
@@ -100,6 +101,8 @@ async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequenc
                 child.fd_table.adopt(parent.fd_table.select(list(fds)))
             except LLMProcError as exc:
                 raise ToolError(str(exc)) from None
+            # The child learns which fds it starts with (ids may have been renumbered).
+            prompt = preloaded_notice(child.fd_table.select(child.fd_table.ids)) + "\n\n" + prompt
         _track(parent, child)
         try:
             result = await child.run(prompt)

@@ -256,3 +256,26 @@ async def test_python_api_fork_shares_history(fake_llm: FakeLLMServer, tmp_path:
     assert len(copy.history) == 4 and len(process.history) == 4
     await copy.aclose()
     await process.aclose()
+
+
+async def test_spawn_hands_file_descriptors_to_the_child(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("".join(f"line {i} of the report\n" for i in range(400)))
+    fd_section = '[file_descriptor]\nenabled = true\nmax_direct_output_chars = 500\n'
+    write(tmp_path / "reader.toml", toml_model(fake_llm, "anthropic") + fd_section)
+    main = write(tmp_path / "main.toml", toml_model(fake_llm, "anthropic") + fd_section
+                 + '[tools]\nenabled = ["spawn", "read_file"]\n[linked_programs]\nreader = "reader.toml"\n')
+    fake_llm.add(Reply(tool_calls=[ToolUse("read_file", {"path": "big.txt"})]),
+                 Reply(tool_calls=[ToolUse("spawn", {"program_name": "reader", "prompt": "Summarize it.",
+                                                     "fds": ["fd:1"]})]),
+                 Reply(tool_calls=[ToolUse("read_fd", {"fd": "fd:1", "page": 2})]),
+                 Reply(text="It is a report."),
+                 Reply(text="The child says: it is a report."))
+    process = await LLMProgram.from_toml(main).start(cwd=tmp_path)
+    result = await process.run("Read big.txt and get it summarized")
+    assert result.answer == "The child says: it is a report."
+    child_first = texts(fake_llm.requests[2].body)
+    assert "<preloaded_fds>" in child_first and "fd:1" in child_first and "Summarize it." in child_first
+    assert "line 399" not in child_first  # the child got the fd, not the content
+    (page,) = tool_result_text(fake_llm.requests[3].body, "anthropic")
+    assert "page 2 of" in page and "of the report" in page
+    await process.aclose()
