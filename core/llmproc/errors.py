@@ -9,7 +9,11 @@
     ├── MCPServerError       an MCP server did not start: names the server, its command, its stderr tail
     ├── FDError              a file descriptor operation failed
     ├── ProcessCancelled     a run was cancelled; the history stays consistent
-    └── BudgetExceeded       a limit (turns, cost, time, depth, children) was reached
+    ├── BudgetExceeded       a limit (turns, cost, time, depth, children) was reached
+    ├── StateError           a saved process state cannot be restored (schema version, malformed)
+    │   └── ProgramChangedError   its program file changed since the save: names the file and `--force`
+    └── StoreError           the process store failed (cannot open, locked, not a store file)
+        └── NotFoundError         no saved process (or record) of that name; also a KeyError
 
 Every message says what to do next: which key, which variable, which path.
 """
@@ -120,3 +124,29 @@ class BudgetExceeded(LLMProcError):
         self.limit = limit
         self.value = value
         super().__init__(message or f"limit {limit}={value} reached")
+
+
+class StateError(LLMProcError):
+    """A saved process state cannot be restored: malformed, or of a schema version this llmproc
+    cannot read (the message names both versions)."""
+
+
+class ProgramChangedError(StateError):
+    """The program file differs (by sha256) from the one the state was saved with."""
+
+    def __init__(self, message: str, *, path: str | None, saved_hash: str, current_hash: str):
+        self.path = path
+        self.saved_hash = saved_hash
+        self.current_hash = current_hash
+        super().__init__(message)
+
+
+class StoreError(LLMProcError):
+    """The process store could not do what was asked (open, read, write)."""
+
+
+class NotFoundError(StoreError, KeyError):
+    """No saved process (or record) of that name. Also a KeyError, so `except KeyError` works."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""

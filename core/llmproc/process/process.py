@@ -283,6 +283,7 @@ class LLMProcess:
         self.program, self.provider, self.toolset = program, replacement.provider, replacement.toolset
         self.system_prompt, self.tool_specs = replacement.system_prompt, replacement.tool_specs
         self.mcp_servers, self._owns_provider = replacement.mcp_servers, True
+        self.tool_context.allowed_roots = replacement.tool_context.allowed_roots  # the new program's roots
         if owned:
             await old_provider.aclose()
         if old_mcp is not None:
