@@ -147,6 +147,12 @@ class LLMProgram:
 
         return await LLMProcess.create(self, **options)
 
+    async def restore(self, state: dict[str, Any], **options: Any) -> LLMProcess:
+        """Continue a saved process state with this program (see `LLMProcess.restore`)."""
+        from llmproc.store.state import restore
+
+        return await restore(state, program=self, **options)
+
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "<dict>"
         return f"LLMProgram({where}, model={self.provider}:{self.model_name})"

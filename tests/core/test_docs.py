@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BIN = str(Path(sys.executable).parent)
+# Commands that save processes write to a store of their own, never the user's.
+ENV = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""),
+       "LLMPROC_STATE_DIR": tempfile.mkdtemp(prefix="llmproc-docs-state-")}
 
 
 def blocks(page: Path, lang: str) -> list[str]:
@@ -20,8 +24,7 @@ def blocks(page: Path, lang: str) -> list[str]:
 
 
 def shell(command: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
 
 
 def console_cases() -> list[tuple[str, str, list[str]]]:
@@ -75,7 +78,7 @@ def test_python_scripts_in_docs_run(page: Path) -> None:
     for block in blocks(page, "python"):
         if "asyncio.run(" in block:
             proc = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=120)
+                                  timeout=120, env=ENV)
             assert proc.returncode == 0, proc.stderr
             assert "42" in proc.stdout
 

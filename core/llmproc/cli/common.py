@@ -3,7 +3,8 @@
 Exit codes (documented in docs/cli.md):
     0  success
     1  the run failed (provider error after retries, budget exceeded, tool infrastructure)
-    2  usage or configuration error (bad program file, bad option, missing API key)
+    2  usage or configuration error (bad program file, bad option, missing API key, no such saved
+       process, a saved state that cannot be restored)
     130 interrupted (Ctrl-C)
 """
 
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import click
 
-from llmproc.errors import LLMProcError, MissingCredentialsError, ProgramConfigError, ProviderNotInstalled
+from llmproc.errors import (
+    LLMProcError, MissingCredentialsError, NotFoundError, ProgramConfigError, ProviderNotInstalled, StateError,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -44,7 +47,7 @@ def run_click(command: click.Command, argv: Sequence[str] | None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled) as exc:
+    except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError) as exc:
         error_line(str(exc))
         return EXIT_USAGE
     except LLMProcError as exc:

@@ -3,6 +3,8 @@
     llmproc-demo PROGRAM            interactive: streamed answers, tool calls, tokens and cost per turn
     llmproc-demo PROGRAM -p TEXT    one prompt
     llmproc-demo PROGRAM -n         the prompt is read from stdin
+    llmproc-demo PROGRAM --save NAME    save the process after each turn and at exit
+    llmproc-demo --resume NAME      continue a saved process (and keep saving it)
 
 In the non-interactive modes stdout carries only the final answer; progress, tool calls and
 usage go to stderr. Interactive: `exit` or `quit` ends the session, Ctrl-C cancels the turn.
@@ -10,13 +12,15 @@ usage go to stderr. Interactive: `exit` or `quit` ends the session, Ctrl-C cance
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 
 import click
 
-from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, load_program, run_click
+from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, run_click
 from llmproc.cli.display import EventPrinter
+from llmproc.cli.saved import Saver, open_store, start_or_restore
 from llmproc.cli.session import Session
 from llmproc.errors import BudgetExceeded, ProviderError
 
@@ -28,7 +32,7 @@ def _read_line(prompt: str) -> str | None:
         return None
 
 
-def interactive(session: Session, process, color: bool) -> int:
+def interactive(session: Session, process, color: bool, after_turn: Saver | None = None) -> int:
     program = process.program
     printer = EventPrinter(text_out=sys.stdout, info=sys.stderr, stream_text=True, color=color)
     process.subscribe(printer)
@@ -53,6 +57,8 @@ def interactive(session: Session, process, color: bool) -> int:
             click.echo("\n[turn cancelled; the conversation continues]", err=True)
         except (ProviderError, BudgetExceeded) as exc:
             error_line(str(exc))
+        if after_turn:
+            after_turn(process)
 
 
 def single(session: Session, process, prompt: str, color: bool) -> int:
@@ -65,29 +71,40 @@ def single(session: Session, process, prompt: str, color: bool) -> int:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("program_path", type=click.Path(dir_okay=False))
+@click.argument("program_path", required=False, type=click.Path(dir_okay=False))
 @click.option("-p", "--prompt", help="Run with a single prompt (non-interactive mode).")
 @click.option("-n", "--non-interactive", "from_stdin", is_flag=True, help="Read the prompt from stdin (pipe mode).")
-def demo_command(program_path: str, prompt: str | None, from_stdin: bool) -> int:
+@click.option("--save", "save_as", metavar="NAME", help="Save the process as NAME after each turn and at exit.")
+@click.option("--resume", metavar="NAME",
+              help="Continue the saved process NAME and keep saving it; PROGRAM may then be omitted.")
+@click.option("--force", is_flag=True, help="With --resume: restore even if the program changed since the save.")
+def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool, save_as: str | None,
+                 resume: str | None, force: bool) -> int:
     """Run CLI for LLMProc with the specified TOML program."""
     if prompt is not None and from_stdin:
         raise click.UsageError("give -p TEXT or -n (stdin), not both")
+    if program_path is None and resume is None:
+        raise click.UsageError("give PROGRAM, or --resume NAME to continue a saved process")
     if from_stdin:
         prompt = sys.stdin.read().rstrip("\n")
         if not prompt.strip():
             error_line("-n: stdin was empty; pipe a prompt in, e.g. echo 'Hi' | llmproc-demo PROGRAM -n")
             return EXIT_USAGE
-    program = load_program(program_path)
     color = sys.stderr.isatty()
-    with Session() as session:
-        process = session.run(program.start())
+    save_as = save_as or resume
+    store = open_store() if save_as else None
+    with Session() as session, store or contextlib.nullcontext():
+        process = session.run(start_or_restore(store, program_path, resume, save_as, force))
+        save = Saver(store, save_as) if store and save_as else None
         try:
             if prompt is None:
-                return interactive(session, process, color)
+                return interactive(session, process, color, after_turn=save)
             return single(session, process, prompt, color)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         finally:
+            if save:
+                save(process, at_exit=True)
             session.run(process.aclose())
 
 

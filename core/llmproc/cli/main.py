@@ -2,6 +2,8 @@
 
     llmproc PROGRAM -p TEXT [--json]     run one prompt; stdout carries only the answer (or JSON)
     llmproc schema                       print the JSON Schema of program files
+    llmproc ps [--json]                  list saved processes (llmproc-demo --save NAME)
+    llmproc rm NAME...                   delete saved processes
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ def schema_command(indent: int) -> int:
     return 0
 
 
-SUBCOMMANDS: dict[str, click.Command] = {"schema": schema_command}
+def _saved_commands() -> dict[str, click.Command]:
+    from llmproc.cli.saved import ps_command, rm_command
+
+    return {"ps": ps_command, "rm": rm_command}
+
+
+SUBCOMMANDS: dict[str, click.Command] = {"schema": schema_command, **_saved_commands()}
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -169,6 +169,24 @@ class LLMProcess:
             node.cost_usd = None if cost is None or node.cost_usd is None else node.cost_usd + cost
             node = node.parent
 
+    # -- saving and restoring (logic in llmproc/store/state.py) ----------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """This process's state as a JSON-serializable dict, for `LLMProcess.restore` or a store."""
+        from llmproc.store.state import snapshot
+
+        return snapshot(self)
+
+    @classmethod
+    async def restore(cls, state: dict[str, Any], *, program: LLMProgram | None = None,
+                      allow_changed_program: bool = False, provider: Provider | None = None,
+                      tools: Sequence[Tool] = (), cwd: str | Path | None = None) -> LLMProcess:
+        """A new idle process continuing `state`; it sends the request the original would have
+        sent next. See `llmproc.store.state.restore` for the options."""
+        from llmproc.store.state import restore
+
+        return await restore(state, program=program, allow_changed_program=allow_changed_program,
+                             provider=provider, tools=tools, cwd=cwd)
+
     # -- running -----------------------------------------------------------------------------
     async def call_tool(self, call: ToolCall) -> ToolOutput:
         def progress(done: float, total: float | None, message: str | None) -> None:

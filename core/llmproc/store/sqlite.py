@@ -1,0 +1,275 @@
+"""`SQLiteStore`: saved processes in one SQLite file (standard library, WAL mode).
+
+    store = open_store()                       # $LLMPROC_STATE_DIR/llmproc.db, else XDG state dir
+    store.save("notes", process.snapshot())
+    process = await LLMProcess.restore(store.load("notes"))
+
+Where: `open_store(path_or_dir)` takes a file (`*.db`, `*.sqlite`, `*.sqlite3`, or an existing
+file) or a directory; default `$LLMPROC_STATE_DIR`, else `$XDG_STATE_HOME/llmproc`, else
+`~/.local/state/llmproc`, with the file `llmproc.db` in it.
+
+Why it survives crashes: each save is one SQL statement, hence one transaction; in WAL mode a
+transaction is either wholly in the log or not at all, so a writer killed mid-save (SIGKILL)
+leaves every committed state readable. `synchronous=NORMAL` (the default here) is safe against
+process crashes; `durable=True` (`synchronous=FULL`) also survives power loss at the cost of an
+fsync per save.
+
+Concurrency: one connection per store object, guarded by a lock, so threads may share a store;
+other processes (a CLI next to the MCP server) wait up to `BUSY_TIMEOUT_S` for a lock. Every call
+is short; the `a*` methods run it in a worker thread for async code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from llmproc.errors import NotFoundError, StateError, StoreError
+from llmproc.store.base import StoredProcess, check_name
+from llmproc.store.state import summary
+
+T = TypeVar("T")
+
+DB_NAME = "llmproc.db"
+STORE_FORMAT = 1  # PRAGMA user_version of the file; bump with a migration when tables change
+BUSY_TIMEOUT_S = 10.0
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_NAMES_LISTED = 10
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS processes (
+    name TEXT PRIMARY KEY,
+    program TEXT NOT NULL,
+    model TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    messages INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost_usd REAL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    state TEXT NOT NULL  -- last: a listing reads the columns before it and never this one's pages
+);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+"""
+_SUMMARY_COLUMNS = "name, program, model, turns, messages, tokens, cost_usd, status, created_at, updated_at"
+
+
+def state_dir() -> Path:
+    """The directory saved processes live in: $LLMPROC_STATE_DIR, else the XDG state dir."""
+    configured = os.environ.get("LLMPROC_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state") / "llmproc"
+
+
+def store_path(path_or_dir: str | os.PathLike[str] | None = None) -> Path:
+    if path_or_dir is None:
+        return state_dir() / DB_NAME
+    path = Path(path_or_dir).expanduser()
+    if path.suffix.lower() in _DB_SUFFIXES or path.is_file():
+        return path
+    return path / DB_NAME
+
+
+def open_store(path_or_dir: str | os.PathLike[str] | None = None, *, durable: bool = False) -> SQLiteStore:
+    """Open (creating if needed) the store file; see the module docstring for where it is."""
+    return SQLiteStore(store_path(path_or_dir), durable=durable)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            # States hold conversations: keep the directory private to the user.
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the process store {self.path}: {exc}; set LLMPROC_STATE_DIR "
+                             "to a writable directory") from None
+        try:
+            self._setup(durable)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, durable: bool) -> None:
+        with self._db("open") as db:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":  # e.g. a file system without shared memory
+                raise StoreError(f"the process store {self.path} cannot use WAL mode (got {mode!r})")
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            db.execute("BEGIN IMMEDIATE")  # two processes creating the file at once: one does it
+            try:
+                found = db.execute("PRAGMA user_version").fetchone()[0]
+                if found > STORE_FORMAT:
+                    raise StoreError(f"the process store {self.path} has format {found}, written by a newer "
+                                     f"llmproc; this one reads format {STORE_FORMAT}: upgrade llmproc")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={STORE_FORMAT}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection, held under the lock; SQLite errors become StoreErrors that name the file."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"the process store {self.path} is closed")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"process store {self.path}: {doing} failed: {exc}") from exc
+
+    # -- saved processes ---------------------------------------------------------------------
+    def save(self, name: str, state: dict[str, Any]) -> None:
+        check_name(name)
+        if not isinstance(state, dict):
+            raise StateError(f"cannot save {name!r}: a state is a dict (process.snapshot()), not {type(state).__name__}")
+        info = summary(state)
+        try:
+            text = _dumps(state)
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"cannot save {name!r}: the state is not JSON-serializable ({exc})") from None
+        now = time.time()
+        with self._db(f"saving {name!r}") as db:
+            db.execute(
+                f"INSERT INTO processes ({_SUMMARY_COLUMNS}, state) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET program=excluded.program, model=excluded.model, "
+                "turns=excluded.turns, messages=excluded.messages, tokens=excluded.tokens, "
+                "cost_usd=excluded.cost_usd, status=excluded.status, updated_at=excluded.updated_at, "
+                "state=excluded.state",
+                (name, info["program"], info["model"], info["turns"], info["messages"], info["tokens"],
+                 info["cost_usd"], info["status"], now, now, text))
+
+    def load(self, name: str) -> dict[str, Any]:
+        with self._db(f"loading {name!r}") as db:
+            row = db.execute("SELECT state FROM processes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFoundError(self._not_found(name))
+        return json.loads(row[0])
+
+    def exists(self, name: str) -> bool:
+        with self._db(f"looking up {name!r}") as db:
+            return db.execute("SELECT 1 FROM processes WHERE name = ?", (name,)).fetchone() is not None
+
+    def list(self) -> list[StoredProcess]:
+        with self._db("listing") as db:
+            rows = db.execute(f"SELECT {_SUMMARY_COLUMNS} FROM processes "
+                              "ORDER BY updated_at DESC, name").fetchall()
+        return [StoredProcess(*row) for row in rows]
+
+    def delete(self, name: str) -> None:
+        with self._db(f"deleting {name!r}") as db:
+            deleted = db.execute("DELETE FROM processes WHERE name = ?", (name,)).rowcount
+        if not deleted:
+            raise NotFoundError(self._not_found(name))
+
+    def _not_found(self, name: str) -> str:
+        with self._db("listing") as db:
+            names = [r[0] for r in db.execute(
+                "SELECT name FROM processes ORDER BY updated_at DESC LIMIT ?", (_NAMES_LISTED + 1,))]
+        if not names:
+            return f"no saved process named {name!r}: the store {self.path} is empty"
+        shown = ", ".join(names[:_NAMES_LISTED]) + (", …" if len(names) > _NAMES_LISTED else "")
+        return f"no saved process named {name!r} in {self.path}; saved: {shown} (llmproc ps lists them)"
+
+    # -- records: small JSON dicts for front ends --------------------------------------------------
+    def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        _check_record_key(kind, key)
+        text = _dumps(value)
+        with self._db(f"saving record {kind}/{key}") as db:
+            db.execute("INSERT INTO records (kind, key, value, updated_at) VALUES (?,?,?,?) "
+                       "ON CONFLICT(kind, key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                       (kind, key, text, time.time()))
+
+    def get_record(self, kind: str, key: str) -> dict[str, Any]:
+        with self._db(f"loading record {kind}/{key}") as db:
+            row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no record {key!r} of kind {kind!r} in {self.path}")
+        return json.loads(row[0])
+
+    def list_records(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every record of `kind`, key -> value, in the order the keys were first written."""
+        with self._db(f"listing records {kind}") as db:
+            rows = db.execute("SELECT key, value FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def delete_record(self, kind: str, key: str) -> bool:
+        """Remove a record; False when there was none."""
+        with self._db(f"deleting record {kind}/{key}") as db:
+            return db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
+
+    # -- async: the same calls in a worker thread -------------------------------------------------
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args))
+
+    async def asave(self, name: str, state: dict[str, Any]) -> None:
+        await self._in_thread(self.save, name, state)
+
+    async def aload(self, name: str) -> dict[str, Any]:
+        return await self._in_thread(self.load, name)
+
+    async def alist(self) -> list[StoredProcess]:
+        return await self._in_thread(self.list)
+
+    async def adelete(self, name: str) -> None:
+        await self._in_thread(self.delete, name)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self.path}{' closed' if self._conn is None else ''}>"
+
+
+def _dumps(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes of a tool's output)
+            text = json.dumps(value, separators=(",", ":"))  # \u escapes keep them exactly
+    return text
+
+
+def _check_record_key(kind: object, key: object) -> None:
+    for what, value in (("kind", kind), ("key", key)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"a record {what} must be a non-empty string, not {value!r}")
+
+
+__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "SQLiteStore", "open_store", "state_dir", "store_path"]
