@@ -94,10 +94,13 @@ class TurnLoop:
         self._pending = {}
 
         async def one(call: ToolCall) -> None:
-            current_call.set(call)  # each task runs in its own context copy
+            token = current_call.set(call)  # syscalls read which call they serve
             self.process.emit(ToolStart(call))
             started = time.perf_counter()
-            output = await self.process.call_tool(call)
+            try:
+                output = await self.process.call_tool(call)
+            finally:
+                current_call.reset(token)
             elapsed = time.perf_counter() - started
             self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name,
                                                 images=output.images)
@@ -105,9 +108,12 @@ class TurnLoop:
                                                output.is_error, elapsed))
             self.process.emit(ToolEnd(call, output.content, output.is_error, elapsed))
 
-        async with anyio.create_task_group() as group:
-            for call in calls:
-                group.start_soon(one, call)
+        if len(calls) == 1:  # the common case needs no task group
+            await one(calls[0])
+        else:
+            async with anyio.create_task_group() as group:
+                for call in calls:
+                    group.start_soon(one, call)
         rewritten = self.process.take_rewrite()
         if rewritten is not None:  # goto/exec replaced the history: this turn's results are void
             self.first_new = min(self.first_new, rewritten)
