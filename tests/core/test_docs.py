@@ -91,3 +91,17 @@ def test_testing_guide_example_is_the_file_and_passes() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_readme_claude_mcp_add_runs_a_real_server_command() -> None:
+    import shlex
+
+    from llmproc_mcp.settings import parse_args
+
+    (line,) = [l for b in blocks(ROOT / "README.md", "sh") for l in b.splitlines() if l.startswith("claude mcp add")]
+    words = shlex.split(line)
+    command = words[words.index("--") + 1:]
+    assert command[0] == "llmproc-mcp"
+    settings = parse_args(command[1:])
+    assert settings.transport == "stdio"
+    assert all((ROOT / d).is_dir() for d in map(str, settings.program_dirs))

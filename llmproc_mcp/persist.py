@@ -1,0 +1,98 @@
+"""Where the process table outlives the server: a thin adapter over `llmproc.store`.
+
+Two kinds of records (`process` rows and answer `fd`s) plus one saved process state per pid,
+written when a run ends, so that after a restart `send` continues from the last finished turn.
+`MemoryPersistence` keeps nothing beyond the server's life (no `--state-dir`, library use).
+Store failures are logged, never raised into a tool call: losing a row must not fail a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from llmproc.process import LLMProcess
+    from llmproc.program import LLMProgram
+    from llmproc.providers.base import Provider
+
+log = logging.getLogger("llmproc_mcp.persist")
+STATE_PREFIX = "mcp-process-"
+
+
+class Persistence(Protocol):
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
+    def records(self, kind: str) -> list[dict[str, Any]]: ...
+    def save_process(self, pid: int, process: LLMProcess) -> None: ...
+    async def restore_process(self, pid: int, program: LLMProgram,
+                              provider: Provider) -> LLMProcess | None: ...
+    def close(self) -> None: ...
+
+
+class MemoryPersistence:
+    """Nothing survives the server; process states are never needed since processes stay live."""
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        pass
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        return []
+
+    def save_process(self, pid: int, process: LLMProcess) -> None:
+        pass
+
+    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class StorePersistence:
+    """The table in `llmproc.store` (SQLite under the state directory)."""
+
+    def __init__(self, state_dir: Path):
+        from llmproc.store import open_store
+
+        self.store = open_store(state_dir)  # creates the directory (private to the user)
+
+    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        try:
+            self.store.put_record(kind, key, data)
+        except Exception:
+            log.exception("could not store %s %s", kind, key)
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        return list(self.store.list_records(kind).values())
+
+    def save_process(self, pid: int, process: LLMProcess) -> None:
+        try:
+            self.store.save(f"{STATE_PREFIX}{pid}", process.snapshot())
+        except Exception:
+            log.exception("could not save the state of process %s", pid)
+
+    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
+        from llmproc.errors import NotFoundError, ProgramChangedError
+        from llmproc.process import LLMProcess
+
+        try:
+            state = self.store.load(f"{STATE_PREFIX}{pid}")
+        except NotFoundError:
+            return None
+        try:
+            return await LLMProcess.restore(state, program=program, provider=provider)
+        except ProgramChangedError as exc:  # the host asked to continue: use the program as it is now
+            log.warning("process %s continues with a changed program: %s", pid, exc)
+            return await LLMProcess.restore(state, program=program, provider=provider,
+                                            allow_changed_program=True)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_persistence(state_dir: Path | None) -> Persistence:
+    return MemoryPersistence() if state_dir is None else StorePersistence(state_dir)
+
+
+__all__ = ["MemoryPersistence", "Persistence", "StorePersistence", "open_persistence"]

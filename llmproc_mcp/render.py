@@ -1,0 +1,132 @@
+"""Results -> MCP content: one text block a model reads, and `structured_content` for programs.
+
+Hosts cut long tool results, so the text of one call stays within `max_answer_chars`: answers
+are shown whole while they fit and otherwise as a preview of an fd, with a note saying how much
+was shown and how to read the rest (`read_fd`). Nothing is cut silently. A run still going is
+shown with its pid, what it is doing, and how to collect it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmproc.fd import render as fd_render
+from llmproc.fd.paging import cut_point
+from mcp.types import CallToolResult, TextContent
+
+from llmproc_mcp.entry import Entry, Status, clip
+from llmproc_mcp.table import ProcessTable
+
+MIN_PREVIEW_CHARS = 500  # even a crowded result shows the start of each answer
+PS_ROWS = 100
+
+
+def money(cost: float | None) -> str:
+    if cost is None:
+        return "cost unknown"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def header(entry: Entry) -> str:
+    forked = f", forked from {entry.parent}" if entry.parent is not None else ""
+    turns = f"{entry.turns} turn{'s' if entry.turns != 1 else ''}"
+    return (f"process {entry.pid} ({entry.program}{forked}): {entry.status.value}; {turns}, "
+            f"{entry.total_tokens:,} tokens, {money(entry.cost_usd)}")
+
+
+def _pending_note(entry: Entry, waited_s: float | None) -> str:
+    after = f" after {waited_s:.1f} s" if waited_s is not None else ""
+    doing = f" ({entry.activity})" if entry.activity != entry.status.value else ""
+    return (f"Still {entry.status.value}{after}{doing}. It goes on in the background: collect "
+            f"its answer with wait(pids=[{entry.pid}]) or stop it with kill(pid={entry.pid}).")
+
+
+def _stopped_note(entry: Entry) -> str:
+    if entry.status is Status.INTERRUPTED:
+        return (f"The server stopped during its run of: {clip(entry.prompt, 200)!r}. Continue it with "
+                f"send(pid={entry.pid}, prompt=...); it resumes from its last saved state.")
+    if entry.status is Status.CANCELLED:
+        return f"The call was cancelled; the output so far is kept. Continue with send(pid={entry.pid}, ...)."
+    if entry.status is Status.KILLED:
+        return "Killed; its output so far is kept."
+    return f"Error: {entry.error}" if entry.error else ""
+
+
+class Budget:
+    """Characters of answer text one result may still show."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+
+def entry_block(table: ProcessTable, entry: Entry, budget: Budget,
+                waited_s: float | None = None) -> tuple[str, dict[str, Any]]:
+    lines = [header(entry)]
+    shown, fd_id = 0, None
+    if entry.status.active:
+        lines.append(_pending_note(entry, waited_s))
+    else:
+        note = _stopped_note(entry)
+        if note:
+            lines.append(note)
+        answer = entry.answer
+        if answer and len(answer) <= budget.left and entry.answer_fd is None:
+            lines.append(f'<answer pid="{entry.pid}">\n{answer}\n</answer>')
+            shown = len(answer)
+        elif answer:
+            fd = table.answer_fd(entry)
+            limit = max(MIN_PREVIEW_CHARS, min(table.settings.preview_chars, budget.left))
+            text = fd_render.preview(fd, limit=limit, what="The answer")
+            lines.append(text)
+            shown, fd_id = cut_point(fd.content, 0, fd.pages.page_bounds(1)[1], limit), fd.id
+            lines.append(f"(shown: {shown:,} of {len(answer):,} characters of the answer)")
+        budget.left -= shown
+    return "\n".join(lines), _structured(entry, shown, fd_id)
+
+
+def _structured(entry: Entry, shown: int, fd_id: str | None) -> dict[str, Any]:
+    return {
+        "pid": entry.pid, "program": entry.program, "parent": entry.parent, "status": entry.status.value,
+        "turns": entry.turns, "runs": entry.runs, "usage": entry.usage, "cost_usd": entry.cost_usd,
+        "activity": entry.activity, "error": entry.error,
+        "answer_chars": len(entry.answer), "shown_chars": shown, "fd": fd_id,
+    }
+
+
+def processes_result(table: ProcessTable, entries: Sequence[Entry], *, waited_s: float | None = None,
+                     intro: str = "") -> CallToolResult:
+    budget = Budget(table.settings.max_answer_chars)
+    blocks, items = [intro] if intro else [], []
+    for entry in entries:
+        text, data = entry_block(table, entry, budget, waited_s)
+        blocks.append(text)
+        items.append(data)
+    return CallToolResult(content=[TextContent(type="text", text="\n\n".join(blocks))],
+                          structured_content={"processes": items})
+
+
+def ps_result(table: ProcessTable) -> CallToolResult:
+    entries = sorted(table.entries.values(), key=lambda e: e.pid)
+    shown = entries[-PS_ROWS:]
+    rows = [(f"{'pid':>5} {'parent':>6}  {'program':<20} {'status':<11} {'turns':>5} {'tokens':>9} "
+             f"{'cost':>10}  activity")]
+    for e in shown:
+        parent = str(e.parent) if e.parent is not None else "-"
+        rows.append(f"{e.pid:>5} {parent:>6}  {clip(e.program, 20):<20} {e.status.value:<11} {e.turns:>5} "
+                    f"{e.total_tokens:>9,} {money(e.cost_usd):>10}  {clip(e.activity, 80)}")
+    more = f"; the {len(shown)} most recent are listed" if len(shown) < len(entries) else ""
+    intro = f"{len(entries)} processes{more}" if entries else "no processes yet"
+    text = intro + ("\n" + "\n".join(rows) if entries else "")
+    running = sum(1 for e in entries if e.status.active)
+    return CallToolResult(
+        content=[TextContent(type="text", text=text + f"\n{running} running or queued.")],
+        structured_content={"processes": [_structured(e, 0, e.answer_fd) for e in shown],
+                            "total": len(entries)})
+
+
+def fd_text_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)])
+
+
+__all__ = ["entry_block", "fd_text_result", "header", "money", "processes_result", "ps_result"]

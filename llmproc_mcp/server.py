@@ -1,0 +1,204 @@
+"""`llmproc-mcp`: LLMProc processes as tools for MCP hosts (Claude Code, Claude Desktop, ...).
+
+    llmproc-mcp --programs ./programs                       # stdio (what hosts start)
+    llmproc-mcp --programs ./programs --http --port 8765    # streamable HTTP on 127.0.0.1
+
+`build_server(settings)` makes the MCPServer; its lifespan owns the process table, so the table
+lives as long as the connection (stdio) or the whole server (HTTP, one table for every session).
+HTTP is guarded twice: a bearer token when one is set (required off loopback) and the SDK's
+DNS-rebinding check (Host and Origin allow-lists), always on.
+
+Nothing is printed to stdout: in stdio mode it is the protocol channel. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import click
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
+
+from llmproc_mcp import handlers
+from llmproc_mcp.persist import open_persistence
+from llmproc_mcp.programs import ProgramRegistry
+from llmproc_mcp.settings import ServerSettings, SettingsError, is_loopback, parse_args
+from llmproc_mcp.table import ProcessTable
+
+log = logging.getLogger("llmproc_mcp")
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+MAX_LISTED_PROGRAMS = 30  # keeps run_program's description short whatever the folders hold
+
+INSTRUCTIONS = ("Run LLMProc programs as sub-agent processes. run_program/send/fork wait a bounded time, "
+                "then return the pid as running: collect with wait. Long answers come as a preview plus an "
+                "fd for read_fd. ps lists processes; kill stops one.")
+
+# Honest hints: hosts run calls in parallel only for read-only tools. The tools that run processes
+# call a model API (open world) and may do whatever their program's tools do (fd_to_file writes
+# files, MCP tools anything), so they are not claimed to be harmless.
+_RUNS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
+                        open_world_hint=True)
+_READS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+ANNOTATIONS = {
+    "run_program": _RUNS, "spawn": _RUNS, "fork": _RUNS, "send": _RUNS,
+    "read_fd": _READS, "wait": _READS, "ps": _READS,
+    "kill": ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                            open_world_hint=False),
+}
+
+
+def _descriptions(settings: ServerSettings, registry: ProgramRegistry) -> dict[str, str]:
+    names = sorted(registry.names())
+    listed = ", ".join(names[:MAX_LISTED_PROGRAMS]) + (", ..." if len(names) > MAX_LISTED_PROGRAMS else "")
+    wait = f"{settings.wait_s:g} s"
+    collect = (f"Waits at most {wait}: a run still going then returns its pid with status `running` and "
+               "goes on in the background; collect it with `wait`. Cancelling the call stops the process "
+               "(its output so far is kept). Long answers come back as a preview plus an fd for `read_fd`.")
+    return {
+        "run_program": ("Start a process from a program, send it the prompt, and return its answer with "
+                        f"pid, status, usage and cost. {collect} Programs: {listed or 'none registered'}."),
+        "spawn": ("Start one or more processes in the background in one call (fan-out); returns their pids "
+                  "at once. Collect the answers with `wait`."),
+        "fork": ("Copy a process with its whole history once per prompt; the copies continue concurrently, "
+                 f"each with its own prompt, and their answers come back together. {collect}"),
+        "read_fd": ("Read a file descriptor (a long answer stored as fd:N) by page, by line range or by "
+                    "character range; with no range, page 1. Results say which part was shown."),
+        "send": ("Continue a process that is not running (done, failed, cancelled or interrupted) with a new "
+                 f"prompt; it keeps its history. {collect}"),
+        "wait": (f"Wait for processes and return their answers. Returns after at most timeout_s (default and "
+                 f"maximum {wait}) with any still going marked `running`; call again to keep waiting. "
+                 "Cancelling it does not stop the processes."),
+        "ps": ("List the processes: pid, parent, program, status, turns, tokens, cost and what each is "
+               "doing. Earlier processes are kept across server restarts."),
+        "kill": ("Stop a process and the copies forked from it. Output so far is kept; a killed process "
+                 "cannot be continued."),
+    }
+
+
+def build_server(settings: ServerSettings) -> MCPServer:
+    registry = ProgramRegistry(settings.program_dirs)
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[ProcessTable]:
+        async with ProcessTable(settings, registry, open_persistence(settings.state_dir)) as table:
+            yield table
+
+    server: MCPServer = MCPServer("llmproc", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan,
+                                  log_level=settings.log_level)  # type: ignore[arg-type]
+    for name, description in _descriptions(settings, registry).items():
+        server.add_tool(handlers.TOOLS[name], name=name, description=description,
+                        annotations=ANNOTATIONS[name], structured_output=False)
+
+    @server.custom_route("/health", methods=["GET"])
+    async def health(_request: Any) -> Any:  # readiness probe; says nothing about processes
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"ok": True})
+
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llmproc")
+    except PackageNotFoundError:
+        return "0"
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+def transport_security(settings: ServerSettings) -> TransportSecuritySettings:
+    """DNS-rebinding protection, on whatever the bind address: Host and Origin must name this server."""
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):
+        hosts.append(f"{settings.host}:*")
+    hosts.extend(settings.allowed_hosts)
+    origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in settings.allowed_hosts]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                     allowed_origins=origins)
+
+
+class BearerAuth:
+    """ASGI middleware: every request but /health must carry `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: Any, token: str, exempt: Sequence[str] = ("/health",)):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+        self.exempt = tuple(exempt)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or ()).get(b"authorization", b"")
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": "invalid_token",
+                           "error_description": "send the server's token as `Authorization: Bearer <token>`"})
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"www-authenticate", b'Bearer error="invalid_token"')]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+
+def http_app(server: MCPServer, settings: ServerSettings) -> Any:
+    app = server.streamable_http_app(host=settings.host, transport_security=transport_security(settings))
+    return BearerAuth(app, settings.token) if settings.token else app
+
+
+async def serve(settings: ServerSettings) -> None:
+    server = build_server(settings)
+    if settings.transport == "stdio":
+        await server.run_stdio_async()
+        return
+    import uvicorn
+
+    # log_config=None: uvicorn logs through our stderr handler (its own config prints access lines to stdout)
+    config = uvicorn.Config(http_app(server, settings), host=settings.host, port=settings.port,
+                            log_level=settings.log_level.lower(), lifespan="on", log_config=None)
+    log.info("llmproc-mcp on http://%s:%s/mcp%s", settings.host, settings.port,
+             " (bearer token required)" if settings.token else "")
+    await uvicorn.Server(config).serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = parse_args(argv)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import anyio
+
+    try:
+        anyio.run(serve, settings, backend_options={"use_uvloop": _has_uvloop()})
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+__all__ = ["BearerAuth", "build_server", "http_app", "main", "serve", "transport_security"]

@@ -1,0 +1,148 @@
+"""Server settings: one frozen dataclass, filled from CLI flags with environment variables as
+fallback (flag > env var > default). `parse_args(argv)` is what `llmproc-mcp` runs.
+
+Security rules are checked here, before anything listens: HTTP on an address other than loopback
+needs a bearer token, and the limits must be positive. A violation is a `SettingsError` whose
+message says which flag or variable to set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import click
+
+ENV_PREFIX = "LLMPROC_MCP_"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MAX_PROGRESS_INTERVAL_S = 5.0  # hosts give up on silent calls: never go longer without news
+
+
+class SettingsError(ValueError):
+    """Invalid settings; the message names the flag and the environment variable."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    program_dirs: tuple[Path, ...] = ()
+    transport: Literal["stdio", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = field(default=None, repr=False)
+    allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a reverse proxy's name)
+    wait_s: float = 90.0  # a call returns its pid as `running` after this; `wait` collects later
+    progress_interval_s: float = 4.0
+    max_answer_chars: int = 20_000  # longer answers become an fd with a preview
+    preview_chars: int = 4_000
+    page_chars: int = 10_000  # read_fd page size for answer fds
+    max_processes: int = 32  # runs at once; more wait (status `queued`)
+    state_dir: Path | None = None  # None: nothing persists (library use, tests)
+    cwd: Path | None = None  # processes' working directory (their file tools' root); None: the server's
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        positive = {"wait_s": self.wait_s, "progress_interval_s": self.progress_interval_s,
+                    "max_answer_chars": self.max_answer_chars, "preview_chars": self.preview_chars,
+                    "page_chars": self.page_chars, "max_processes": self.max_processes}
+        for name, value in positive.items():
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, not {value} "
+                                    f"(flag --{name.replace('_', '-')}, env {ENV_PREFIX}{name.upper()})")
+        if self.progress_interval_s > MAX_PROGRESS_INTERVAL_S:
+            raise SettingsError(f"progress_interval_s must be at most {MAX_PROGRESS_INTERVAL_S} s: hosts "
+                                "drop calls that stay silent longer")
+        if self.preview_chars > self.max_answer_chars:
+            raise SettingsError("preview_chars must not exceed max_answer_chars")
+        if self.transport == "http" and not is_loopback(self.host) and not self.token:
+            raise SettingsError(
+                f"--host {self.host} is reachable from other machines: set a bearer token with --token "
+                f"or {ENV_PREFIX}TOKEN (clients send `Authorization: Bearer <token>`)")
+
+    @property
+    def requires_token(self) -> bool:
+        return bool(self.token)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_state_dir() -> Path:
+    """A folder of its own under llmproc's state directory, so the server's saved processes stay
+    out of `llmproc ps` ($LLMPROC_STATE_DIR, else $XDG_STATE_HOME/llmproc, + /mcp)."""
+    from llmproc.store.sqlite import state_dir
+
+    return state_dir() / "mcp"
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name
+
+
+@click.command(name="llmproc-mcp", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--programs", "program_dirs", multiple=True, envvar=_env("PROGRAMS"),
+              type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder whose *.toml programs are registered by file name (repeatable; "
+                   f"{_env('PROGRAMS')} takes folders separated by '{os.pathsep}').")
+@click.option("--http", "http", is_flag=True, envvar=_env("HTTP"),
+              help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar=_env("HOST"),
+              help="HTTP address; anything but loopback requires --token.")
+@click.option("--port", default=8765, show_default=True, type=int, envvar=_env("PORT"))
+@click.option("--token", default=None, envvar=_env("TOKEN"),
+              help="Bearer token HTTP clients must send (always checked when set).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, envvar=_env("ALLOWED_HOSTS"),
+              help="Extra Host header accepted by the DNS-rebinding check, e.g. proxy.example:443.")
+@click.option("--wait", "wait_s", default=90.0, show_default=True, type=float, envvar=_env("WAIT_S"),
+              help="Seconds a call waits before returning the pid with status running.")
+@click.option("--progress-interval", "progress_interval_s", default=4.0, show_default=True, type=float,
+              envvar=_env("PROGRESS_INTERVAL_S"), help="Seconds between progress notifications (<= 5).")
+@click.option("--max-answer-chars", default=20_000, show_default=True, type=int,
+              envvar=_env("MAX_ANSWER_CHARS"), help="Longer answers come back as a preview and an fd.")
+@click.option("--preview-chars", default=4_000, show_default=True, type=int, envvar=_env("PREVIEW_CHARS"))
+@click.option("--page-chars", default=10_000, show_default=True, type=int, envvar=_env("PAGE_CHARS"),
+              help="read_fd page size.")
+@click.option("--max-processes", default=32, show_default=True, type=int, envvar=_env("MAX_PROCESSES"),
+              help="Processes running at once; more are queued.")
+@click.option("--state-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              envvar=_env("STATE_DIR"), help="Where the process table is stored "
+              "[default: $LLMPROC_STATE_DIR/mcp or $XDG_STATE_HOME/llmproc/mcp].")
+@click.option("--cwd", default=None, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              envvar=_env("CWD"), help="Working directory of the processes, the root their file tools "
+              "see [default: the server's own].")
+@click.option("--no-state", is_flag=True, envvar=_env("NO_STATE"), help="Keep nothing across restarts.")
+@click.option("--log-level", default="INFO", show_default=True, envvar=_env("LOG_LEVEL"),
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None,
+             allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None,
+             **rest: object) -> ServerSettings:
+    hosts = tuple(h.strip() for item in allowed_hosts for h in item.split(",") if h.strip())
+    return ServerSettings(
+        program_dirs=tuple(p.expanduser().resolve() for p in program_dirs),
+        transport="http" if http else "stdio",
+        allowed_hosts=hosts,
+        state_dir=None if no_state else (state_dir or default_state_dir()).expanduser(),
+        log_level=log_level.upper(),
+        cwd=cwd.resolve() if cwd else None,
+        **rest,  # type: ignore[arg-type]
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ServerSettings:
+    """Settings from flags and environment variables; raises SettingsError or click errors."""
+    result = _command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    if not isinstance(result, ServerSettings):  # --help printed and returned 0
+        raise click.exceptions.Exit(0)
+    return result
+
+
+__all__ = ["ServerSettings", "SettingsError", "default_state_dir", "is_loopback", "parse_args"]

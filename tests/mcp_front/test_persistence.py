@@ -1,0 +1,90 @@
+"""Restart persistence: the process table lives in the state store. After a restart `ps` lists the
+earlier processes, finished answers and their fds can be read, and runs that were cut off are
+`interrupted` and continue with `send`: after a clean shutdown and after SIGKILL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from llmproc.testing import FakeLLMServer, Reply
+from mcp import Client
+
+from .conftest import STEP_S, HttpServer, first, in_memory, text_of
+
+
+async def test_a_restart_keeps_answers_fds_and_interrupted_runs(
+        programs: Path, fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    long_answer = "x" * 5000
+    fake_llm.add(Reply(text=long_answer), Reply(text="never finished", delay=30))
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs, state_dir=state, max_answer_chars=1000, preview_chars=500) as client:
+            done = await client.call_tool("run_program", {"program": "helper", "prompt": "write a lot"})
+            cut = await client.call_tool("spawn", {"tasks": [{"program": "helper",
+                                                               "prompt": "think slowly"}]})
+            await client.call_tool("wait", {"pids": [2], "timeout_s": 0.3})  # its request reached the model
+            assert first(done)["fd"] == "fd:1" and first(cut)["status"] in ("queued", "running")
+        # the server stopped (the client closed stdio): the slow run was interrupted
+        fake_llm.add(Reply(text="Picked up again."), Reply(text="new one"))
+        async with in_memory(programs, state_dir=state, wait_s=5, max_answer_chars=1000,
+                             preview_chars=500) as client:
+            ps = await client.call_tool("ps", {})
+            old = await client.call_tool("wait", {"pids": [1]})
+            page = await client.call_tool("read_fd", {"fd": "fd:1", "start_char": 4990})
+            resumed = await client.call_tool("send", {"pid": 2, "prompt": "please continue"})
+            fresh = await client.call_tool("run_program", {"program": "helper", "prompt": "hello"})
+    rows = {p["pid"]: p for p in ps.structured_content["processes"]}
+    assert rows[1]["status"] == "done" and rows[2]["status"] == "interrupted"
+    assert "interrupted" in text_of(ps)
+    assert first(old)["answer_chars"] == 5000 and "fd:1" in text_of(old)
+    assert "x" * 10 in text_of(page) and "the end of fd:1" in text_of(page)
+    assert first(resumed)["status"] == "done" and "Picked up again." in text_of(resumed)
+    messages = fake_llm.requests[-2].body["messages"]  # the continued run: its earlier prompt kept
+    texts = [part["text"] for m in messages for part in m["content"] if part.get("type") == "text"]
+    assert "think slowly" in texts and "please continue" in texts
+    assert first(fresh)["pid"] == 3  # pids are never reused
+
+
+async def test_a_killed_server_loses_no_finished_result(
+        programs: Path, fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    fake_llm.add(Reply(text="kept across SIGKILL"), Reply(text="cut off", delay=30))
+    server = HttpServer(programs, state, log=tmp_path / "server.log").start()
+    try:
+        with anyio.fail_after(STEP_S):
+            async with Client(server.url) as client:
+                one = await client.call_tool("run_program", {"program": "helper", "prompt": "one"})
+                await client.call_tool("spawn", {"tasks": [{"program": "helper", "prompt": "two"}]})
+                running = await client.call_tool("wait", {"pids": [2], "timeout_s": 0.5})
+                assert first(one)["status"] == "done" and first(running)["status"] == "running"
+    finally:
+        assert server.process is not None
+        server.process.kill()  # SIGKILL: no shutdown code runs
+        server.process.wait(timeout=STEP_S)
+    fake_llm.add(Reply(text="continued after the crash"))
+    server = HttpServer(programs, state, log=tmp_path / "server.log").start()
+    try:
+        with anyio.fail_after(STEP_S):
+            async with Client(server.url) as client:
+                ps = await client.call_tool("ps", {})
+                kept = await client.call_tool("wait", {"pids": [1]})
+                resumed = await client.call_tool("send", {"pid": 2, "prompt": "go on"})
+    finally:
+        server.stop()
+    assert [p["status"] for p in ps.structured_content["processes"]] == ["done", "interrupted"]
+    assert "kept across SIGKILL" in text_of(kept)
+    assert first(resumed)["status"] == "done" and "continued after the crash" in text_of(resumed)
+
+
+async def test_state_dir_from_the_environment(programs: Path, fake_llm: FakeLLMServer, tmp_path: Path,
+                                              monkeypatch) -> None:
+    from llmproc_mcp.settings import parse_args
+
+    monkeypatch.setenv("LLMPROC_MCP_STATE_DIR", str(tmp_path / "from-env"))
+    assert parse_args([]).state_dir == tmp_path / "from-env"
+    monkeypatch.delenv("LLMPROC_MCP_STATE_DIR")
+    monkeypatch.setenv("LLMPROC_STATE_DIR", str(tmp_path / "llmproc"))
+    assert parse_args([]).state_dir == tmp_path / "llmproc" / "mcp"
+    assert parse_args(["--no-state"]).state_dir is None
+
