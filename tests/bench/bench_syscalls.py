@@ -19,7 +19,8 @@ import time
 
 from llmproc import LLMProgram
 from llmproc.messages import Message
-from llmproc.testing import FakeLLMServer, Reply, ScriptedProvider, ToolUse
+from llmproc.testing import ScriptedProvider
+from remote_fake import RemoteFake
 
 
 async def fork_cost(messages: int, repeats: int = 200) -> float:
@@ -36,37 +37,35 @@ async def fork_cost(messages: int, repeats: int = 200) -> float:
     return statistics.median(times)
 
 
-async def fan_out(fake: FakeLLMServer, copies: int, delay: float) -> float:
-    program = LLMProgram.from_dict({
-        "model": {"name": "claude-sonnet-5-5", "provider": "anthropic", "base_url": fake.anthropic_base_url},
-        "tools": {"enabled": ["fork"]}, "limits": {"max_children": copies}})
-    fake.reset()
-    fake.add(Reply(tool_calls=[ToolUse("fork", {"prompts": [f"part {i}" for i in range(copies)]})]))
-    fake.add(*[Reply(text="part done", delay=delay) for _ in range(copies)])
-    fake.add(Reply(text="all done"))
-    process = await program.start(include_env=False)
-    started = time.perf_counter()
-    result = await process.run("fan out")
-    elapsed = time.perf_counter() - started
-    await process.aclose()
-    assert result.answer == "all done" and len(fake.requests) == copies + 2
+async def fan_out(copies: int, delay: float) -> float:
+    script = ([{"tool_calls": [{"name": "fork", "arguments": {"prompts": [f"part {i}" for i in range(copies)]}}]}]
+              + [{"text": "part done", "delay": delay}] * copies + [{"text": "all done"}])
+    with RemoteFake(script) as fake:
+        program = LLMProgram.from_dict({
+            "model": {"name": "claude-sonnet-5-5", "provider": "anthropic", "base_url": fake.anthropic_base_url},
+            "tools": {"enabled": ["fork"]}, "limits": {"max_children": copies}})
+        process = await program.start(include_env=False)
+        started = time.perf_counter()
+        result = await process.run("fan out")
+        elapsed = time.perf_counter() - started
+        await process.aclose()
+    assert result.answer == "all done"
     return elapsed
 
 
-async def raw_fan_out(fake: FakeLLMServer, copies: int, delay: float) -> float:
-    """The same 50 concurrent model calls made directly with one SDK client: the floor set by
-    the SDK and the fake server on this machine."""
+async def raw_fan_out(copies: int, delay: float) -> float:
+    """The same concurrent model calls made directly with one SDK client: the floor set by the
+    SDK on this machine."""
     import anthropic
 
-    fake.reset()
-    fake.add(*[Reply(text="part done", delay=delay) for _ in range(copies)])
-    client = anthropic.AsyncAnthropic(base_url=fake.anthropic_base_url, api_key="k", max_retries=0)
-    started = time.perf_counter()
-    await asyncio.gather(*(client.messages.create(model="claude-sonnet-5-5", max_tokens=256,
-                                                  messages=[{"role": "user", "content": f"part {i}"}])
-                           for i in range(copies)))
-    elapsed = time.perf_counter() - started
-    await client.close()
+    with RemoteFake([{"text": "part done", "delay": delay}] * copies) as fake:
+        client = anthropic.AsyncAnthropic(base_url=fake.anthropic_base_url, api_key="k", max_retries=0)
+        started = time.perf_counter()
+        await asyncio.gather(*(client.messages.create(model="claude-sonnet-5-5", max_tokens=256,
+                                                      messages=[{"role": "user", "content": f"part {i}"}])
+                               for i in range(copies)))
+        elapsed = time.perf_counter() - started
+        await client.close()
     return elapsed
 
 
@@ -76,17 +75,17 @@ async def main() -> None:
     print(f"fork of 10 messages {small * 1e6:8.1f} us, of 10,000 messages {large * 1e6:8.1f} us: "
           f"ratio {large / small:.2f} (target <= 2)")
     os.environ["ANTHROPIC_API_KEY"] = "bench-key"
-    with FakeLLMServer() as fake:
-        await fan_out(fake, 2, 0.0)  # warm up
-        base = statistics.median([await fan_out(fake, 1, 0.0) for _ in range(3)])  # the parent's own calls
-        runs = [await fan_out(fake, 50, 0.2) for _ in range(3)]
-        wall = statistics.median(runs)
-        ideal = 0.2 + base
-        raw = statistics.median([await raw_fan_out(fake, 50, 0.2) for _ in range(3)])
-        print(f"fan-out: 50 forks x 200 ms: wall {wall * 1000:.0f} ms, ideal {ideal * 1000:.0f} ms "
-              f"(200 ms + {base * 1000:.0f} ms of parent calls): ratio {wall / ideal:.2f} (target <= 1.2)")
-        print(f"         the same 50 calls made directly with the SDK: {raw * 1000:.0f} ms = {raw / 0.2:.2f} x 200 ms; "
-              f"llmproc fan-out / (raw + parent calls) = {wall / (raw + base):.2f}")
+    # The fake server runs in a process of its own, as a real API would (remote_fake.py).
+    await fan_out(2, 0.0)  # warm up
+    base = statistics.median([await fan_out(1, 0.0) for _ in range(3)])  # the parent's own calls
+    runs = [await fan_out(50, 0.2) for _ in range(3)]
+    wall = statistics.median(runs)
+    ideal = 0.2 + base
+    raw = statistics.median([await raw_fan_out(50, 0.2) for _ in range(3)])
+    print(f"fan-out: 50 forks x 200 ms: wall {wall * 1000:.0f} ms, ideal {ideal * 1000:.0f} ms "
+          f"(200 ms + {base * 1000:.0f} ms of parent calls): ratio {wall / ideal:.2f} (target <= 1.2)")
+    print(f"         the same 50 calls made directly with the SDK: {raw * 1000:.0f} ms = {raw / 0.2:.2f} x 200 ms; "
+          f"llmproc fan-out / (raw + parent calls) = {wall / (raw + base):.2f}")
 
 
 if __name__ == "__main__":
