@@ -106,6 +106,7 @@ class LLMProcess:
                 toolset = combined(toolset, await mcp_servers.start())
             except BaseException:
                 await mcp_servers.aclose()
+                await provider.aclose()  # nothing else will close it: the process never existed
                 raise
         process = cls(program, provider, toolset, system_prompt=prompt.text,
                       cwd=Path(cwd) if cwd else None, parent=parent)
