@@ -9,7 +9,8 @@ import pytest
 from llmproc import LLMProgram
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PROGRAMS = sorted(p for p in EXAMPLES.rglob("*.toml"))
+# examples/claude-code is a link to the top-level claude-code/ folder (the seed's paths work).
+PROGRAMS = sorted({*EXAMPLES.rglob("*.toml"), *(EXAMPLES / "claude-code").glob("*.toml")})
 
 
 def test_examples_exist() -> None:
@@ -20,6 +21,7 @@ def test_examples_exist() -> None:
                      "openai/gpt-4o-mini.toml", "anthropic/claude-3-5-sonnet.toml", "openai/gpt-4o.toml"]:
         assert required in names
     assert any(n.startswith("vertex/") for n in names)
+    assert {"claude-code/claude-code.toml", "claude-code/dispatch-agent.toml"} <= names
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=[p.relative_to(EXAMPLES).as_posix() for p in PROGRAMS])
