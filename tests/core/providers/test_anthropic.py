@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,21 +10,10 @@ from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import Message, TextPart, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import anthropic_messages
 from llmproc.providers.registry import create_provider
-from llmproc.providers.base import (
-    ModelRequest, ModelResponse, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta,
-    ToolSpec,
-)
+from llmproc.providers.base import ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
-WEATHER = ToolSpec("get_weather", "Current weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-ASK = Message.user("Weather in Paris?")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
+from .conftest import ASK, WEATHER, make_request, make_run
 
 
 def provider(fake: FakeLLMServer, **kw: Any) -> anthropic_messages.AnthropicProvider:
@@ -34,18 +22,8 @@ def provider(fake: FakeLLMServer, **kw: Any) -> anthropic_messages.AnthropicProv
     return anthropic_messages.create(ProviderSettings("anthropic", **settings))
 
 
-def request(messages: list[Message], stream: bool, **kw: Any) -> ModelRequest:
-    return ModelRequest(model="claude-test", system="Be brief.", messages=messages, tools=[WEATHER],
-                        stream=stream, **kw)
-
-
-async def run(fake: FakeLLMServer, req: ModelRequest, events: list[StreamEvent] | None = None,
-              **kw: Any) -> ModelResponse:
-    p = provider(fake, **kw)
-    try:
-        return await p.complete(req, events.append if events is not None else None)
-    finally:
-        await p.aclose()
+request = make_request("claude-test")
+run = make_run(provider)
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -15,11 +15,6 @@ from llmproc.testing import FakeLLMServer, Reply, ToolUse
 from llmproc.testing.prompt_cache import CacheUsage, PromptCacheModel
 from llmproc.tools import tool
 
-@pytest.fixture
-def fake(fake_llm: FakeLLMServer) -> FakeLLMServer:
-    return fake_llm
-
-
 SYSTEM = "You are a careful research assistant. Cite the keys you looked up. " * 80  # ~1.3k tokens
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,22 +11,14 @@ from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import Message, TextPart, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import gemini
 from llmproc.providers.base import (
-    ModelRequest, ModelResponse, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta,
-    ToolSpec,
+    ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta,
 )
 from llmproc.providers.gemini_convert import LOCAL_ID_PREFIX, SIGNATURE_CARRIER
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
-WEATHER = ToolSpec("get_weather", "Current weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-ASK = Message.user("Weather in Paris?")
+from .conftest import ASK, WEATHER, make_request, make_run
+
 SIG = base64.urlsafe_b64encode(b"gemini thought signature").decode()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
 
 
 def provider(fake: FakeLLMServer, **kw: Any) -> gemini.GeminiProvider:
@@ -35,18 +26,8 @@ def provider(fake: FakeLLMServer, **kw: Any) -> gemini.GeminiProvider:
     return gemini.create(ProviderSettings("gemini", **settings))
 
 
-def request(messages: list[Message], stream: bool, **kw: Any) -> ModelRequest:
-    return ModelRequest(model="gemini-test", system="Be brief.", messages=messages, tools=[WEATHER],
-                        stream=stream, **kw)
-
-
-async def run(fake: FakeLLMServer, req: ModelRequest, events: list[StreamEvent] | None = None,
-              **kw: Any) -> ModelResponse:
-    p = provider(fake, **kw)
-    try:
-        return await p.complete(req, events.append if events is not None else None)
-    finally:
-        await p.aclose()
+request = make_request("gemini-test")
+run = make_run(provider)
 
 
 @pytest.mark.parametrize("stream", [False, True])

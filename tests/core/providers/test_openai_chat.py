@@ -3,36 +3,16 @@ against the fake HTTP server."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import Message, TextPart, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import openai_chat
-from llmproc.providers.base import (
-    ModelRequest, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta, ToolSpec,
-)
+from llmproc.providers.base import ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
 from llmproc.providers.openai_common import PLACEHOLDER_KEY, parse_arguments
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
-WEATHER = ToolSpec("get_weather", "Current weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-ASK = Message.user("Weather in Paris?")
-
-
-@pytest.fixture(autouse=True)
-def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("OPENAI_"):
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
+from .conftest import ASK, WEATHER, make_request, make_run
 
 
 def provider(fake: FakeLLMServer, **kw: object) -> openai_chat.OpenAIChatProvider:
@@ -40,17 +20,8 @@ def provider(fake: FakeLLMServer, **kw: object) -> openai_chat.OpenAIChatProvide
     return openai_chat.create(ProviderSettings("openai_chat", **settings))  # type: ignore[arg-type]
 
 
-def request(messages: list[Message], stream: bool, **kw: object) -> ModelRequest:
-    return ModelRequest(model="llama-test", system="Be brief.", messages=messages, tools=[WEATHER],
-                        stream=stream, **kw)  # type: ignore[arg-type]
-
-
-async def run(fake: FakeLLMServer, req: ModelRequest, events: list[StreamEvent] | None = None, **kw: object):
-    p = provider(fake, **kw)
-    try:
-        return await p.complete(req, events.append if events is not None else None)
-    finally:
-        await p.aclose()
+request = make_request("llama-test")
+run = make_run(provider)
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import Message, TextPart, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import openai_responses
 from llmproc.providers.base import (
-    ModelRequest, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta, ToolSpec,
+    ModelRequest, ProviderSettings, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta,
 )
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
-WEATHER = ToolSpec("get_weather", "Current weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-ASK = Message.user("Weather in Paris?")
-
-
-@pytest.fixture(autouse=True)
-def _no_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("OPENAI_"):
-            monkeypatch.delenv(key)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
+from .conftest import ASK, WEATHER, make_request, make_run
 
 
 def provider(fake: FakeLLMServer) -> openai_responses.OpenAIResponsesProvider:
@@ -38,9 +20,8 @@ def provider(fake: FakeLLMServer) -> openai_responses.OpenAIResponsesProvider:
         "openai", base_url=fake.openai_base_url, api_key="sk-test", max_retries=0))
 
 
-def request(messages: list[Message], stream: bool, **kw: object) -> ModelRequest:
-    return ModelRequest(model="gpt-test", system="Be brief.", messages=messages, tools=[WEATHER],
-                        stream=stream, **kw)  # type: ignore[arg-type]
+request = make_request("gpt-test")
+run = make_run(provider)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -137,12 +118,8 @@ async def test_usage_and_parameters(fake: FakeLLMServer, stream: bool) -> None:
     usage = Usage(input_tokens=100, cache_write_tokens=10, cache_read_tokens=50, output_tokens=30,
                   reasoning_tokens=20)
     fake.add(Reply(text="ok", usage=usage))
-    p = provider(fake)
-    try:
-        response = await p.complete(request([ASK], stream, max_tokens=64, temperature=0.5, top_p=0.9,
-                                            extra={"metadata": {"run": "x"}}))
-    finally:
-        await p.aclose()
+    response = await run(fake, request([ASK], stream, max_tokens=64, temperature=0.5, top_p=0.9,
+                                       extra={"metadata": {"run": "x"}}))
     assert response.usage == usage
     body = fake.requests[0].body
     assert (body["max_output_tokens"], body["temperature"], body["top_p"]) == (64, 0.5, 0.9)
@@ -154,11 +131,7 @@ async def test_usage_and_parameters(fake: FakeLLMServer, stream: bool) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_max_tokens_stop_reason(fake: FakeLLMServer, stream: bool) -> None:
     fake.add(Reply(text="Once upon", stop_reason="max_tokens"))
-    p = provider(fake)
-    try:
-        response = await p.complete(request([ASK], stream))
-    finally:
-        await p.aclose()
+    response = await run(fake, request([ASK], stream))
     assert response.stop_reason == "max_tokens"
     assert response.raw_stop_reason == "incomplete:max_output_tokens"
     assert response.message.text == "Once upon"
@@ -167,12 +140,8 @@ async def test_max_tokens_stop_reason(fake: FakeLLMServer, stream: bool) -> None
 @pytest.mark.parametrize("stream", [False, True])
 async def test_rate_limit_is_retryable_provider_error(fake: FakeLLMServer, stream: bool) -> None:
     fake.add(HTTPError(429, "slow down", headers={"retry-after": "1"}))
-    p = provider(fake)
-    try:
-        with pytest.raises(ProviderError) as info:
-            await p.complete(request([ASK], stream))
-    finally:
-        await p.aclose()
+    with pytest.raises(ProviderError) as info:
+        await run(fake, request([ASK], stream))
     assert info.value.status == 429 and info.value.retryable and info.value.provider == "openai"
     assert info.value.request_id
     assert len(fake.requests) == 1  # max_retries=0 is passed to the SDK
@@ -180,12 +149,8 @@ async def test_rate_limit_is_retryable_provider_error(fake: FakeLLMServer, strea
 
 async def test_bad_request_is_not_retryable(fake: FakeLLMServer) -> None:
     fake.add(HTTPError(400, "bad input"))
-    p = provider(fake)
-    try:
-        with pytest.raises(ProviderError) as info:
-            await p.complete(request([ASK], False))
-    finally:
-        await p.aclose()
+    with pytest.raises(ProviderError) as info:
+        await run(fake, request([ASK], False))
     assert info.value.status == 400 and not info.value.retryable and "bad input" in str(info.value)
 
 
@@ -198,12 +163,8 @@ async def test_bad_request_is_not_retryable(fake: FakeLLMServer) -> None:
 async def test_stream_faults_become_provider_errors(fake: FakeLLMServer, fault: dict,
                                                      retryable: bool) -> None:
     fake.add(Reply(text="a fairly long answer that streams in several deltas", **fault))
-    p = provider(fake)
-    try:
-        with pytest.raises(ProviderError) as info:
-            await p.complete(request([ASK], True))
-    finally:
-        await p.aclose()
+    with pytest.raises(ProviderError) as info:
+        await run(fake, request([ASK], True))
     assert info.value.provider == "openai"
     assert info.value.retryable is retryable
     assert info.value.request_id  # taken from the stream's response headers

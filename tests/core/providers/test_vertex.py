@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,22 +10,13 @@ import pytest
 from llmproc.errors import ProviderError
 from llmproc.messages import Message, ThinkingPart, ToolCall, ToolResult, Usage
 from llmproc.providers import anthropic_messages
-from llmproc.providers.base import (
-    ModelRequest, ModelResponse, ProviderSettings, StreamEvent, TextDelta, ToolCallDelta, ToolSpec,
-)
+from llmproc.providers.base import ProviderSettings, StreamEvent, TextDelta, ToolCallDelta
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
-WEATHER = ToolSpec("get_weather", "Current weather in a city.",
-                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
-ASK = Message.user("Weather in Paris?")
+from .conftest import ASK, make_request, make_run
+
 OPTIONS = {"project_id": "my-proj", "region": "us-east5", "access_token": "ya29.fake"}
 MODEL = "claude-test@20260101"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
 
 
 def provider(fake: FakeLLMServer, **kw: Any) -> anthropic_messages.AnthropicProvider:
@@ -34,17 +24,8 @@ def provider(fake: FakeLLMServer, **kw: Any) -> anthropic_messages.AnthropicProv
     return anthropic_messages.create_vertex(ProviderSettings("anthropic_vertex", **settings))
 
 
-def request(messages: list[Message], stream: bool, **kw: Any) -> ModelRequest:
-    return ModelRequest(model=MODEL, system="Be brief.", messages=messages, tools=[WEATHER], stream=stream, **kw)
-
-
-async def run(fake: FakeLLMServer, req: ModelRequest, events: list[StreamEvent] | None = None,
-              **kw: Any) -> ModelResponse:
-    p = provider(fake, **kw)
-    try:
-        return await p.complete(req, events.append if events is not None else None)
-    finally:
-        await p.aclose()
+request = make_request(MODEL)
+run = make_run(provider)
 
 
 @pytest.mark.parametrize("stream", [False, True])

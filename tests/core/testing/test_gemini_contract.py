@@ -9,6 +9,8 @@ from google.genai import errors, types
 from llmproc.messages import Usage
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
+from .conftest import USAGE
+
 M = "gemini-3-flash"
 WEATHER = types.FunctionDeclaration(
     name="get_weather",
@@ -68,18 +70,7 @@ def test_thought_part_with_signature(fake: FakeLLMServer, gemini: genai.Client) 
 
 
 def test_usage_mapping(fake: FakeLLMServer, gemini: genai.Client) -> None:
-    fake.add(
-        Reply(
-            text="x",
-            usage=Usage(
-                input_tokens=10,
-                output_tokens=50,
-                cache_write_tokens=100,
-                cache_read_tokens=1000,
-                reasoning_tokens=30,
-            ),
-        )
-    )
+    fake.add(Reply(text="x", usage=USAGE))
     usage = gemini.models.generate_content(model=M, contents="q").usage_metadata
     assert usage is not None
     assert (usage.prompt_token_count, usage.cached_content_token_count) == (1110, 1000)

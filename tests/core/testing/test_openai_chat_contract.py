@@ -9,6 +9,8 @@ import pytest
 from llmproc.messages import Usage
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
+from .conftest import USAGE
+
 M = "gpt-5.5"
 USER = [{"role": "user", "content": "Weather in Paris?"}]
 TOOLS = [
@@ -73,18 +75,7 @@ def test_scripted_tool_id_is_kept(fake: FakeLLMServer, gpt: openai.OpenAI) -> No
 
 
 def test_usage_maps_cache_into_prompt_tokens(fake: FakeLLMServer, gpt: openai.OpenAI) -> None:
-    fake.add(
-        Reply(
-            text="x",
-            usage=Usage(
-                input_tokens=10,
-                output_tokens=50,
-                cache_write_tokens=100,
-                cache_read_tokens=1000,
-                reasoning_tokens=30,
-            ),
-        )
-    )
+    fake.add(Reply(text="x", usage=USAGE))
     usage = gpt.chat.completions.create(model=M, messages=USER).usage
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1110, 50, 1160)

@@ -9,6 +9,8 @@ import pytest
 from llmproc.messages import Usage
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
+from .conftest import USAGE
+
 M = "gpt-5.5"
 TOOLS = [
     {
@@ -75,18 +77,7 @@ def test_encrypted_content_only_when_included(fake: FakeLLMServer, gpt: openai.O
 
 
 def test_usage_and_cache_numbers(fake: FakeLLMServer, gpt: openai.OpenAI) -> None:
-    fake.add(
-        Reply(
-            text="x",
-            usage=Usage(
-                input_tokens=10,
-                output_tokens=50,
-                cache_write_tokens=100,
-                cache_read_tokens=1000,
-                reasoning_tokens=30,
-            ),
-        )
-    )
+    fake.add(Reply(text="x", usage=USAGE))
     usage = gpt.responses.create(model=M, input="q").usage
     assert usage is not None
     assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (1110, 50, 1160)
