@@ -24,7 +24,7 @@ import anthropic
 import openai
 
 from llmproc import LLMProgram
-from llmproc.testing import FakeLLMServer, Reply, ToolUse
+from llmproc.testing import FakeLLMServer, Reply
 from remote_fake import RemoteFake
 
 def script(turns: int) -> list[dict]:

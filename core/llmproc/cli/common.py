@@ -10,7 +10,6 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from llmproc.errors import BudgetExceeded
-from llmproc.messages import Message, TextPart, ToolCall, ToolResult
+from llmproc.messages import Message, TextPart, ToolCall, ToolResult, Usage
 from llmproc.pricing import cost_usd
 from llmproc.process.events import ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
 from llmproc.process.result import RunResult, ToolCallRecord
