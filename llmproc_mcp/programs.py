@@ -91,7 +91,8 @@ class ProgramRegistry:
         if held is None:
             from llmproc.providers.registry import create_provider, settings_for
 
-            held = self._providers[key] = (program, create_provider(settings_for(program)))
+            # Our own pool of clients, so not the engine's one-client-per-settings sharing.
+            held = self._providers[key] = (program, create_provider(settings_for(program), shared_client=False))
         return _Borrowed(held[1])
 
     async def aclose(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmproc.errors import ProviderNotInstalled
+from llmproc.providers import shared
 from llmproc.providers.base import Provider, ProviderSettings
 from llmproc.providers.retry import RetryingProvider, RetryPolicy
 
@@ -60,8 +61,13 @@ def settings_for(program: LLMProgram) -> ProviderSettings:
     )
 
 
-def create_provider(settings: ProviderSettings) -> Provider:
-    """The adapter for `settings.provider`, wrapped in the one retry layer (`RetryingProvider`)."""
+def create_provider(settings: ProviderSettings, *, shared_client: bool = True) -> Provider:
+    """The adapter for `settings.provider`, wrapped in the one retry layer (`RetryingProvider`).
+
+    SDK-backed adapters are shared by processes with the same settings (see shared.py) unless
+    `shared_client` is False (a caller that pools clients itself); the scripted provider never
+    is, since its script is state.
+    """
     entry = PROVIDERS[settings.provider]
     try:
         module = importlib.import_module(entry.module)
@@ -69,5 +75,7 @@ def create_provider(settings: ProviderSettings) -> Provider:
         if exc.name and exc.name.split(".")[0] in {"anthropic", "openai", "google", "httpx2"}:
             raise ProviderNotInstalled(settings.provider, entry.package, entry.extra) from exc
         raise
-    adapter: Provider = getattr(module, entry.factory)(settings)
+    factory = getattr(module, entry.factory)
+    adapter: Provider = (shared.acquire(settings, lambda: factory(settings))
+                         if shared_client and settings.provider != "scripted" else factory(settings))
     return RetryingProvider(adapter, RetryPolicy.from_settings(settings))
