@@ -69,12 +69,39 @@ async def raw_fan_out(copies: int, delay: float) -> float:
     return elapsed
 
 
+async def start_cost(shared_client: bool, repeats: int = 20) -> float:
+    """Starting a process (as spawn does for a linked program): with the shared SDK client versus
+    building a client per process."""
+    from llmproc.providers import registry
+
+    program = LLMProgram.from_dict({"model": {"name": "claude-sonnet-5-5", "provider": "anthropic",
+                                              "base_url": "http://127.0.0.1:9"}})
+    original = registry.create_provider
+    registry.create_provider = lambda settings, shared_client=shared_client: original(  # type: ignore[misc]
+        settings, shared_client=shared_client)
+    try:
+        keep = await program.start(include_env=False)  # holds the shared client open
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            process = await program.start(include_env=False)
+            times.append(time.perf_counter() - started)
+            await process.aclose()
+        await keep.aclose()
+    finally:
+        registry.create_provider = original
+    return statistics.median(times)
+
+
 async def main() -> None:
     logging.getLogger("llmproc.pricing").setLevel(logging.ERROR)
     small, large = await fork_cost(10), await fork_cost(10_000)
     print(f"fork of 10 messages {small * 1e6:8.1f} us, of 10,000 messages {large * 1e6:8.1f} us: "
           f"ratio {large / small:.2f} (target <= 2)")
     os.environ["ANTHROPIC_API_KEY"] = "bench-key"
+    shared, own = await start_cost(True), await start_cost(False)
+    print(f"process start (spawn of a linked program): {shared * 1000:.2f} ms with the shared client, "
+          f"{own * 1000:.2f} ms building its own")
     # The fake server runs in a process of its own, as a real API would (remote_fake.py).
     await fan_out(2, 0.0)  # warm up
     base = statistics.median([await fan_out(1, 0.0) for _ in range(3)])  # the parent's own calls
