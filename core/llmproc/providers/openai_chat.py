@@ -26,7 +26,8 @@ from llmproc.providers.base import (
     ToolCallDelta, ToolSpec,
 )
 from llmproc.providers.openai_common import (
-    build_client, call_kwargs, dump_arguments, parse_arguments, result_text, stream_request_id,
+    OpenAIClientProvider,
+    call_kwargs, dump_arguments, parse_arguments, result_text, stream_request_id,
     to_provider_error,
 )
 
@@ -42,13 +43,8 @@ def create(settings: ProviderSettings) -> OpenAIChatProvider:
     return OpenAIChatProvider(settings)
 
 
-class OpenAIChatProvider:
-    def __init__(self, settings: ProviderSettings):
-        self.name = settings.provider
-        self._client = build_client(settings, keyless_with_base_url=True)
-
-    async def aclose(self) -> None:
-        await self._client.close()
+class OpenAIChatProvider(OpenAIClientProvider):
+    keyless_with_base_url = True  # Ollama, vLLM, llama.cpp need no key
 
     async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
         kwargs = build_kwargs(request)

@@ -138,3 +138,17 @@ def stream_request_id(stream: Any) -> str | None:
     response = getattr(stream, "response", None)
     headers = getattr(response, "headers", None)
     return headers.get("x-request-id") if headers is not None else None
+
+
+class OpenAIClientProvider:
+    """What both OpenAI adapters share: the client from `settings`, its name, closing it.
+    Subclasses say whether a base_url alone (a local server) is enough credentials."""
+
+    keyless_with_base_url = False
+
+    def __init__(self, settings: ProviderSettings):
+        self.name = settings.provider
+        self._client = build_client(settings, keyless_with_base_url=self.keyless_with_base_url)
+
+    async def aclose(self) -> None:
+        await self._client.close()

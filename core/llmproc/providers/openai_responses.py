@@ -27,7 +27,8 @@ from llmproc.providers.base import (
     ToolCallDelta, ToolSpec,
 )
 from llmproc.providers.openai_common import (
-    build_client, call_kwargs, dump_arguments, parse_arguments, result_output, stream_request_id,
+    OpenAIClientProvider,
+    call_kwargs, dump_arguments, parse_arguments, result_output, stream_request_id,
     to_provider_error,
 )
 
@@ -39,13 +40,7 @@ def create(settings: ProviderSettings) -> OpenAIResponsesProvider:
     return OpenAIResponsesProvider(settings)
 
 
-class OpenAIResponsesProvider:
-    def __init__(self, settings: ProviderSettings):
-        self.name = settings.provider
-        self._client = build_client(settings, keyless_with_base_url=False)
-
-    async def aclose(self) -> None:
-        await self._client.close()
+class OpenAIResponsesProvider(OpenAIClientProvider):
 
     async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
         kwargs = build_kwargs(request)
