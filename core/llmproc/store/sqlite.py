@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -113,6 +114,20 @@ class SQLiteStore:
             raise
 
     def _setup(self, durable: bool) -> None:
+        # Two processes opening a new file at once race to switch it to WAL; SQLite answers the
+        # loser "database is locked" at once, without waiting on its busy timeout. Retry that here.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.002
+        while True:
+            try:
+                return self._configure(durable)
+            except StoreError as exc:
+                if not _is_busy(exc.__cause__) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(1, 2))  # jitter: the racers must not retry in step
+            delay = min(delay * 2, 0.1)
+
+    def _configure(self, durable: bool) -> None:
         with self._db("open") as db:
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":  # e.g. a file system without shared memory
@@ -264,6 +279,10 @@ def _dumps(value: Any) -> str:
         except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes of a tool's output)
             text = json.dumps(value, separators=(",", ":"))  # \u escapes keep them exactly
     return text
+
+
+def _is_busy(exc: BaseException | None) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 def _check_record_key(kind: object, key: object) -> None:

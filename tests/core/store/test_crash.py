@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,15 @@ def start_writer(db: Path, prefix: str, start: int = 0) -> tuple[subprocess.Pope
     return proc, lines
 
 
-def committed_until(lines: queue.Queue[str], count: int) -> list[int]:
+def committed_until(proc: subprocess.Popen[str], lines: queue.Queue[str], count: int) -> list[int]:
     seen = []
     while len(seen) < count:
-        seen.append(int(lines.get(timeout=60).split()[1]))
+        try:
+            seen.append(int(lines.get(timeout=60).split()[1]))
+        except queue.Empty:
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"writer stopped after {len(seen)} commits (exit {proc.returncode}): {err[-2000:]}")
     return seen
 
 
@@ -74,7 +80,7 @@ def test_sigkill_mid_loop_loses_no_committed_state(tmp_path: Path) -> None:
     rounds = 3
     for round_ in range(rounds):  # kill at a different moment each round; the file carries over
         proc, lines = start_writer(db, "s", start=round_ * 100000)
-        committed += committed_until(lines, 15)
+        committed += committed_until(proc, lines, 15)
         threading.Event().wait(random.uniform(0, 0.01))  # land somewhere inside a save
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
@@ -101,7 +107,7 @@ def test_sigkill_mid_loop_loses_no_committed_state(tmp_path: Path) -> None:
 def test_two_writer_processes_share_the_file(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     procs = [start_writer(db, prefix) for prefix in ("a", "b")]
-    done = [committed_until(lines, 20) for _, lines in procs]
+    done = [committed_until(proc, lines, 20) for proc, lines in procs]
     for proc, _ in procs:
         proc.kill()
         proc.wait(timeout=30)
@@ -110,3 +116,30 @@ def test_two_writer_processes_share_the_file(tmp_path: Path) -> None:
         for prefix, numbers in zip(("a", "b"), done):
             for i in numbers:
                 assert store.load(f"{prefix}{i}")["n"] == i
+
+
+# Started in step (each spins until the same instant), so that they race to create the file.
+OPENER = r"""
+import sys, time
+from llmproc.store import open_store
+start_at = float(sys.argv[3])
+while time.time() < start_at:
+    pass
+with open_store(sys.argv[1]) as store:
+    store.save(sys.argv[2], {"kind": "llmproc.process", "version": 1, "program": {"path": "w.toml"},
+                             "history": [], "usage": {}, "cost_usd": 0.0, "status": "idle"})
+"""
+
+
+def test_processes_creating_a_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    # Before the fix, most rounds had a loser failing with "database is locked" on the WAL switch.
+    for round_ in range(5):
+        db = tmp_path / f"new{round_}.db"
+        start_at = time.time() + 1.0  # past every child's import
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(db), f"p{k}", str(start_at)],
+                                  stderr=subprocess.PIPE, text=True) for k in range(4)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        with open_store(db) as store:
+            assert sorted(p.name for p in store.list()) == ["p0", "p1", "p2", "p3"]
