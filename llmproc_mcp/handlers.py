@@ -86,7 +86,9 @@ async def _await(table: ProcessTable, ctx: Context, entries: Sequence[Entry], ti
             log.info("call cancelled: stopping processes %s", [e.pid for e in entries])
             await table.stop(entries, Status.CANCELLED)  # shielded inside
         raise
-    return processes_result(table, entries, waited_s=time.monotonic() - started, intro=intro)
+    result = processes_result(table, entries, waited_s=time.monotonic() - started, intro=intro)
+    await table.flush()  # what the host is told is in the store before it is told
+    return result
 
 
 # -- the tools ---------------------------------------------------------------------------------
@@ -111,6 +113,7 @@ async def spawn(
         table.registry.resolve(task.program)
     entries = [table.start(task.program, task.prompt) for task in tasks]
     pids = ", ".join(str(e.pid) for e in entries)
+    await table.flush()
     return processes_result(table, entries, intro=f"Started {len(entries)} process(es): pids {pids}. "
                                                   f"Collect the answers with wait(pids=[{pids}]).")
 
@@ -184,6 +187,7 @@ async def kill(
 ) -> CallToolResult:
     table = _table(ctx)
     tree = await table.kill(pid)
+    await table.flush()
     return processes_result(table, tree, intro=f"Killed {len(tree)} process(es).")
 
 

@@ -3,7 +3,9 @@
 Two kinds of records (`process` rows and answer `fd`s) plus one saved process state per pid,
 written when a run ends, so that after a restart `send` continues from the last finished turn.
 `MemoryPersistence` keeps nothing beyond the server's life (no `--state-dir`, library use).
-Store failures are logged, never raised into a tool call: losing a row must not fail a run.
+Writes go through a `StoreWriter` (writer.py): off the event loop, committed in batches, and
+flushed before a tool call answers. Store failures are logged, never raised into a tool call:
+losing a row must not fail a run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Persistence(Protocol):
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
     def records(self, kind: str) -> list[dict[str, Any]]: ...
     def save_process(self, pid: int, process: LLMProcess) -> None: ...
+    async def flush(self) -> None: ...
     async def restore_process(self, pid: int, program: LLMProgram,
                               provider: Provider) -> LLMProcess | None: ...
     def close(self) -> None: ...
@@ -42,6 +45,9 @@ class MemoryPersistence:
     def save_process(self, pid: int, process: LLMProcess) -> None:
         pass
 
+    async def flush(self) -> None:
+        pass
+
     async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
         return None
 
@@ -55,29 +61,35 @@ class StorePersistence:
     def __init__(self, state_dir: Path):
         from llmproc.store import open_store
 
+        from llmproc_mcp.writer import StoreWriter
+
         self.store = open_store(state_dir)  # creates the directory (private to the user)
+        self.writer = StoreWriter(self.store)
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
-        try:
-            self.store.put_record(kind, key, data)
-        except Exception:
-            log.exception("could not store %s %s", kind, key)
+        self.writer.put(kind, key, data)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return list(self.store.list_records(kind).values())
 
     def save_process(self, pid: int, process: LLMProcess) -> None:
         try:
-            self.store.save(f"{STATE_PREFIX}{pid}", process.snapshot())
+            state = process.snapshot()  # now, on the loop: the process may run on while it is written
         except Exception:
-            log.exception("could not save the state of process %s", pid)
+            log.exception("could not snapshot the state of process %s", pid)
+            return
+        self.writer.save(f"{STATE_PREFIX}{pid}", state)
+
+    async def flush(self) -> None:
+        await self.writer.flush()
 
     async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
         from llmproc.errors import NotFoundError, ProgramChangedError
         from llmproc.process import LLMProcess
 
+        await self.flush()
         try:
-            state = self.store.load(f"{STATE_PREFIX}{pid}")
+            state = await self.store.aload(f"{STATE_PREFIX}{pid}")
         except NotFoundError:
             return None
         try:
@@ -88,7 +100,7 @@ class StorePersistence:
                                             allow_changed_program=True)
 
     def close(self) -> None:
-        self.store.close()
+        self.writer.close()  # writes what is queued, then closes the store
 
 
 def open_persistence(state_dir: Path | None) -> Persistence:

@@ -283,6 +283,10 @@ class ProcessTable:
         self._persist(entry)
         return fd
 
+    async def flush(self) -> None:
+        """Wait until every change made so far is in the store (off the event loop)."""
+        await self.persistence.flush()
+
     def _persist(self, entry: Entry) -> None:
         entry.updated = time.time()
         self.persistence.put("process", str(entry.pid), entry.record())

@@ -16,7 +16,8 @@ fsync per save.
 
 Concurrency: one connection per store object, guarded by a lock, so threads may share a store;
 other processes (a CLI next to the MCP server) wait up to `BUSY_TIMEOUT_S` for a lock. Every call
-is short; the `a*` methods run it in a worker thread for async code.
+is short; the `a*` methods run it in a worker thread for async code; `batch()` commits many
+writes at once.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def open_store(path_or_dir: str | os.PathLike[str] | None = None, *, durable: bo
 class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False):
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: save() inside batch()
         try:
             # States hold conversations: keep the directory private to the user.
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -157,6 +158,20 @@ class SQLiteStore:
                 yield self._conn
             except sqlite3.Error as exc:
                 raise StoreError(f"process store {self.path}: {doing} failed: {exc}") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every save, put_record and delete inside the block in one transaction (one commit):
+        all of them or none. The store is held by this thread until the block ends."""
+        with self._db("writing a batch") as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- saved processes ---------------------------------------------------------------------
     def save(self, name: str, state: dict[str, Any]) -> None:

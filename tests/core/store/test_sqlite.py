@@ -115,6 +115,22 @@ def test_unserializable_state_is_refused_and_nothing_written(store: SQLiteStore)
     assert store.list() == []
 
 
+def test_a_batch_commits_all_of_its_writes_or_none(store: SQLiteStore, tmp_path: Path) -> None:
+    with store.batch():
+        store.save("one", fake_state())
+        store.put_record("row", "1", {"n": 1})
+        # not committed yet: another connection to the file does not see them
+        other = sqlite3.connect(store.path)
+        assert other.execute("SELECT count(*) FROM processes").fetchone()[0] == 0
+    assert other.execute("SELECT count(*) FROM processes").fetchone()[0] == 1
+    other.close()
+    with pytest.raises(StateError), store.batch():
+        store.save("two", fake_state())
+        store.save("three", {**fake_state(), "extra": object()})  # fails: the batch rolls back
+    assert [p.name for p in store.list()] == ["one"]
+    assert store.get_record("row", "1") == {"n": 1}
+
+
 def test_records_for_front_ends(store: SQLiteStore) -> None:
     store.put_record("mcp.process", "2", {"program": "b.toml", "status": "running"})
     store.put_record("mcp.process", "10", {"program": "a.toml", "status": "done", "answer": "ok"})

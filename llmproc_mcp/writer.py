@@ -1,0 +1,114 @@
+"""`StoreWriter`: the process table's writes, committed by a thread of their own.
+
+Every status change of every process is a row write, and every finished run saves a process
+state of the size of its history. Made on the event loop, these SQLite writes stall every
+other call the server is serving. Here `put` and `save` only queue the newest value per key
+(a row written twice before the thread gets to it is written once) and return; the thread
+commits what is queued in one transaction. `flush()` waits, off the loop, until everything
+queued before it is committed: the server calls it before it answers a tool call, so what a
+host was told survives a SIGKILL of the server right after.
+
+A write that fails is logged with what was lost and never raised into a run: a full disk must
+not fail the processes (persist.py has the same rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import anyio.to_thread
+from llmproc.store import SQLiteStore
+
+log = logging.getLogger("llmproc_mcp.writer")
+
+FLUSH_TIMEOUT_S = 30.0  # a flush never holds a tool call longer than this
+CLOSE_TIMEOUT_S = 30.0
+
+Key = tuple[str, ...]  # ("record", kind, key) or ("state", name)
+
+
+class StoreWriter:
+    def __init__(self, store: SQLiteStore):
+        self.store = store
+        self._pending: dict[Key, dict[str, Any]] = {}
+        self._changed = threading.Condition()
+        self._queued = 0  # writes queued so far
+        self._done = 0  # of those, how many the thread has finished (committed or given up)
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="llmproc-mcp-store-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        self._queue(("record", kind, key), value)
+
+    def save(self, name: str, state: dict[str, Any]) -> None:
+        self._queue(("state", name), state)
+
+    def _queue(self, key: Key, value: dict[str, Any]) -> None:
+        with self._changed:
+            if self._closing:
+                log.error("store writer closed: %s not written", "/".join(key))
+                return
+            self._pending[key] = value
+            self._queued += 1
+            self._changed.notify_all()
+
+    def wait_written(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Block until everything queued before this call is written; False on timeout."""
+        with self._changed:
+            target = self._queued
+            return self._changed.wait_for(lambda: self._done >= target, timeout_s)
+
+    async def flush(self) -> None:
+        if self._done < self._queued:  # the common case after a read-only call: no thread hop
+            await anyio.to_thread.run_sync(self.wait_written)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, close the store."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._thread.join(CLOSE_TIMEOUT_S)
+        if self._thread.is_alive():
+            log.error("the store writer did not finish within %s s; closing the store anyway", CLOSE_TIMEOUT_S)
+        self.store.close()
+
+    # -- the thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:  # closing, and nothing left to write
+                    return
+                batch, self._pending = self._pending, {}
+                upto = self._queued
+            self._write(batch)
+            with self._changed:
+                self._done = upto
+                self._changed.notify_all()
+
+    def _write(self, batch: dict[Key, dict[str, Any]]) -> None:
+        try:
+            with self.store.batch():
+                for key, value in batch.items():
+                    self._write_one(key, value)
+            return
+        except Exception:  # one bad value must not sink the others: write them one by one
+            log.warning("a batch of %d store writes failed; writing them one at a time", len(batch),
+                        exc_info=True)
+        for key, value in batch.items():
+            try:
+                self._write_one(key, value)
+            except Exception:
+                log.exception("could not write %s to the store %s", "/".join(key), self.store.path)
+
+    def _write_one(self, key: Key, value: dict[str, Any]) -> None:
+        if key[0] == "state":
+            self.store.save(key[1], value)
+        else:
+            self.store.put_record(key[1], key[2], value)
+
+
+__all__ = ["StoreWriter"]
