@@ -76,6 +76,8 @@ class Entry:
     stop_status: Status | None = field(default=None, repr=False)  # why its scope was cancelled
     history_mark: int = field(default=0, repr=False)  # history length when the run began
     listener: Any = field(default=None, repr=False)  # called when activity changes
+    last_used: float = field(default_factory=time.monotonic, repr=False)  # for closing idle processes
+    pins: int = field(default=0, repr=False)  # > 0 while a call uses the live process (fork)
 
     _FIELDS = ("pid", "program", "path", "parent", "status", "prompt", "answer", "error", "turns", "runs",
                "usage", "cost_usd", "answer_fd", "activity", "created", "updated")

@@ -24,10 +24,12 @@ STATE_PREFIX = "mcp-process-"
 
 
 class Persistence(Protocol):
+    durable: bool  # whether a saved process state can be restored (so a live process may be closed)
+
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
     def records(self, kind: str) -> list[dict[str, Any]]: ...
     def save_process(self, pid: int, process: LLMProcess) -> None: ...
-    async def flush(self) -> None: ...
+    async def flush(self) -> bool: ...
     async def restore_process(self, pid: int, program: LLMProgram,
                               provider: Provider) -> LLMProcess | None: ...
     def close(self) -> None: ...
@@ -35,6 +37,8 @@ class Persistence(Protocol):
 
 class MemoryPersistence:
     """Nothing survives the server; process states are never needed since processes stay live."""
+
+    durable = False
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
         pass
@@ -45,8 +49,8 @@ class MemoryPersistence:
     def save_process(self, pid: int, process: LLMProcess) -> None:
         pass
 
-    async def flush(self) -> None:
-        pass
+    async def flush(self) -> bool:
+        return True
 
     async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
         return None
@@ -57,6 +61,8 @@ class MemoryPersistence:
 
 class StorePersistence:
     """The table in `llmproc.store` (SQLite under the state directory)."""
+
+    durable = True
 
     def __init__(self, state_dir: Path):
         from llmproc.store import open_store
@@ -80,8 +86,9 @@ class StorePersistence:
             return
         self.writer.save(f"{STATE_PREFIX}{pid}", state)
 
-    async def flush(self) -> None:
-        await self.writer.flush()
+    async def flush(self) -> bool:
+        """Wait until what was queued is written; False if any write failed meanwhile."""
+        return await self.writer.flush()
 
     async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
         from llmproc.errors import NotFoundError, ProgramChangedError

@@ -41,6 +41,7 @@ class ServerSettings:
     page_chars: int = 10_000  # read_fd page size for answer fds
     max_processes: int = 32  # runs at once; more wait (status `queued`)
     state_dir: Path | None = None  # None: nothing persists (library use, tests)
+    idle_s: float = 600.0  # a finished process idle this long is closed (state kept); 0: never
     cwd: Path | None = None  # processes' working directory (their file tools' root); None: the server's
     log_level: str = "INFO"
 
@@ -52,6 +53,9 @@ class ServerSettings:
             if value <= 0:
                 raise SettingsError(f"{name} must be positive, not {value} "
                                     f"(flag --{name.replace('_', '-')}, env {ENV_PREFIX}{name.upper()})")
+        if self.idle_s < 0:
+            raise SettingsError(f"idle_s must be 0 (never close idle processes) or positive, not {self.idle_s} "
+                                f"(flag --idle, env {ENV_PREFIX}IDLE_S)")
         if self.progress_interval_s > MAX_PROGRESS_INTERVAL_S:
             raise SettingsError(f"progress_interval_s must be at most {MAX_PROGRESS_INTERVAL_S} s: hosts "
                                 "drop calls that stay silent longer")
@@ -116,6 +120,9 @@ def _env(name: str) -> str:
 @click.option("--state-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               envvar=_env("STATE_DIR"), help="Where the process table is stored "
               "[default: $LLMPROC_STATE_DIR/mcp or $XDG_STATE_HOME/llmproc/mcp].")
+@click.option("--idle", "idle_s", default=600.0, show_default=True, type=float, envvar=_env("IDLE_S"),
+              help="Seconds after which a finished process is closed to free memory and its MCP servers; "
+              "its state stays in the store and `send`/`fork` bring it back. 0: never (so with --no-state).")
 @click.option("--cwd", default=None, type=click.Path(file_okay=False, exists=True, path_type=Path),
               envvar=_env("CWD"), help="Working directory of the processes, the root their file tools "
               "see [default: the server's own].")

@@ -9,6 +9,10 @@ any children they started; the history stays consistent and what was produced is
 
 Shutdown marks the runs still going as `interrupted` (so does the next start for rows a killed
 server left `running`), and `send` continues them from the last saved state.
+
+A finished process left idle for `idle_s` is closed (its MCP servers stop, its memory is freed)
+once its state is in the store; `send` and `fork` restore it the way they do after a restart.
+Fork copies go before the process they were copied from, since copies use its MCP connections.
 """
 
 from __future__ import annotations
@@ -55,14 +59,18 @@ class ProcessTable:
         self._restore_lock = anyio.Lock()
         self._stack = AsyncExitStack()
         self._group: TaskGroup | None = None
+        self._evictor = anyio.CancelScope()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
         self._load()
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
+        if self.settings.idle_s and self.persistence.durable:
+            self._group.start_soon(self._close_idle_processes)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._evictor.cancel()
         try:
             await self.stop([e for e in self.entries.values() if e.status.active], Status.INTERRUPTED)
             await self._stack.aclose()  # every run has ended: the task group closes at once
@@ -153,13 +161,17 @@ class ProcessTable:
             raise ToolError(f"process {pid} was killed; it cannot be forked")
         process = await self._live(entry)
         copies: list[tuple[Entry, LLMProcess]] = []
-        for _ in prompts:
-            try:
-                child = await process.fork()
-            except (BudgetExceeded, LLMProcError) as exc:
-                raise ToolError(f"cannot fork process {pid}: {exc}") from None
-            copy = self._new_entry(entry.program, entry.path, parent=pid)
-            copies.append((copy, child))
+        entry.pins += 1  # not closed for idleness between the copies
+        try:
+            for _ in prompts:
+                try:
+                    child = await process.fork()
+                except (BudgetExceeded, LLMProcError) as exc:
+                    raise ToolError(f"cannot fork process {pid}: {exc}") from None
+                copy = self._new_entry(entry.program, entry.path, parent=pid)
+                copies.append((copy, child))
+        finally:
+            entry.pins -= 1
         for (copy, child), prompt in zip(copies, prompts, strict=True):
             self._schedule(copy, prompt, lambda c=child: _ready(c))
         return [copy for copy, _ in copies]
@@ -172,8 +184,10 @@ class ProcessTable:
         return entry
 
     async def _live(self, entry: Entry) -> LLMProcess:
-        """The entry's process, restored from the store (or started afresh) after a restart."""
+        """The entry's process, restored from the store (or started afresh) after a restart or
+        after it was closed for being idle."""
         async with self._restore_lock:
+            entry.last_used = time.monotonic()
             if entry.process is None:
                 _name, program = self.registry.load(entry.path)
                 provider = self.registry.provider_for(program)
@@ -238,8 +252,42 @@ class ProcessTable:
         if len(entry.answer) > self.settings.max_answer_chars:
             entry.answer_fd = self.answer_fd(entry).id
         entry.set_activity(_summary(entry))
+        entry.last_used = time.monotonic()
         self._persist(entry)
         entry.done.set()
+
+    # -- closing idle processes --------------------------------------------------------------
+    async def _close_idle_processes(self) -> None:
+        with self._evictor:
+            while True:
+                await anyio.sleep(min(max(self.settings.idle_s / 4, 0.05), 30.0))
+                await self.close_idle()
+
+    async def close_idle(self) -> list[int]:
+        """Close the live processes idle for `idle_s` whose state is safely stored; their pids."""
+        closed = []
+        async with self._restore_lock:  # no restore (send, fork) meanwhile
+            now = time.monotonic()
+            for entry in sorted(self.entries.values(), key=lambda e: -e.pid):  # copies first
+                process = entry.process
+                if (process is None or entry.status.active or entry.pins
+                        or now - entry.last_used < self.settings.idle_s
+                        or any(d.process is not None or d.status.active for d in self.descendants(entry))):
+                    continue
+                if entry.status is not Status.KILLED:  # a killed process is never restored
+                    self.persistence.save_process(entry.pid, process)  # forks since the run changed it
+                    if not await self.persistence.flush():
+                        log.warning("process %s stays in memory: its state could not be stored", entry.pid)
+                        continue
+                    if entry.process is not process or entry.status.active:  # used while we waited
+                        continue
+                entry.process = None
+                with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+                    await process.aclose()
+                closed.append(entry.pid)
+        if closed:
+            log.info("closed idle processes %s (their states are stored)", closed)
+        return closed
 
     # -- stopping and waiting ----------------------------------------------------------------
     async def stop(self, entries: Sequence[Entry], why: Status) -> None:

@@ -36,6 +36,7 @@ class StoreWriter:
         self._changed = threading.Condition()
         self._queued = 0  # writes queued so far
         self._done = 0  # of those, how many the thread has finished (committed or given up)
+        self.failures = 0  # writes given up on, since the start
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="llmproc-mcp-store-writer", daemon=True)
         self._thread.start()
@@ -61,9 +62,13 @@ class StoreWriter:
             target = self._queued
             return self._changed.wait_for(lambda: self._done >= target, timeout_s)
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Wait (off the loop) for what was queued; False if a write failed or the wait timed out."""
+        failures = self.failures
         if self._done < self._queued:  # the common case after a read-only call: no thread hop
-            await anyio.to_thread.run_sync(self.wait_written)
+            if not await anyio.to_thread.run_sync(self.wait_written):
+                return False
+        return self.failures == failures
 
     def close(self) -> None:
         """Write what is queued, stop the thread, close the store."""
@@ -102,6 +107,7 @@ class StoreWriter:
             try:
                 self._write_one(key, value)
             except Exception:
+                self.failures += 1
                 log.exception("could not write %s to the store %s", "/".join(key), self.store.path)
 
     def _write_one(self, key: Key, value: dict[str, Any]) -> None:
