@@ -86,30 +86,9 @@ class LLMProcess:
 
         `tools` adds Python tools (see `llmproc.tools.tool`) to the program's enabled ones.
         """
-        from llmproc.process.tooling import build_toolset
-        from llmproc.providers.registry import create_provider, settings_for
-
-        toolset = build_toolset(program)
-        if tools:
-            toolset = combined(toolset, Toolset(tools, label="tools passed to start()"))
-        if provider is None:
-            provider = create_provider(settings_for(program))
-        prompt = program.enriched_system_prompt(include_env=include_env)
-        for warning in prompt.warnings:
-            log.warning("%s", warning)
-        mcp_servers = None
-        if program.config.tools.mcp:  # its servers start concurrently; aclose() stops them
-            from llmproc.tools.mcp import McpServers
-
-            mcp_servers = McpServers.from_program(program)
-            try:
-                toolset = combined(toolset, await mcp_servers.start())
-            except BaseException:
-                await mcp_servers.aclose()
-                await provider.aclose()  # nothing else will close it: the process never existed
-                raise
-        process = cls(program, provider, toolset, system_prompt=prompt.text,
-                      cwd=Path(cwd) if cwd else None, parent=parent)
+        provider, toolset, prompt, mcp_servers = await _runtime(program, provider, tools, include_env)
+        process = cls(program, provider, toolset, system_prompt=prompt, cwd=Path(cwd) if cwd else None,
+                      parent=parent)
         process.mcp_servers = mcp_servers
         return process
 
@@ -297,12 +276,12 @@ class LLMProcess:
 
     async def replace_program(self, program: LLMProgram) -> None:
         """exec: become `program` (prompt, tools, model); the pid and the fd table stay."""
-        replacement = await LLMProcess.create(program, cwd=self.cwd)
+        provider, toolset, prompt, mcp_servers = await _runtime(program, None, (), True)
         old_provider, owned, old_mcp = self.provider, self._owns_provider, self.mcp_servers
-        self.program, self.provider, self.toolset = program, replacement.provider, replacement.toolset
-        self.system_prompt, self.tool_specs = replacement.system_prompt, replacement.tool_specs
-        self.mcp_servers, self._owns_provider = replacement.mcp_servers, True
-        self.tool_context.allowed_roots = replacement.tool_context.allowed_roots  # the new program's roots
+        self.program, self.provider, self.toolset = program, provider, toolset
+        self.system_prompt, self.tool_specs = prompt, tuple(toolset.specs())
+        self.mcp_servers, self._owns_provider = mcp_servers, True
+        self.tool_context.allowed_roots = list(program.allowed_roots or (self.cwd,))  # the new program's roots
         if owned:
             await old_provider.aclose()
         if old_mcp is not None:
@@ -318,6 +297,35 @@ class LLMProcess:
 
     def __repr__(self) -> str:
         return f"<LLMProcess pid={self.pid} {self.program.name} {self.state.value} messages={len(self.history)}>"
+
+
+async def _runtime(program: LLMProgram, provider: Provider | None, tools: Sequence[Tool],
+                   include_env: bool) -> tuple[Provider, Toolset, str, McpServers | None]:
+    """What running `program` takes: its provider client, its tools (MCP servers started
+    concurrently; `aclose()` stops them) and its system prompt. For create() and for exec."""
+    from llmproc.process.tooling import build_toolset
+    from llmproc.providers.registry import create_provider, settings_for
+
+    toolset = build_toolset(program)
+    if tools:
+        toolset = combined(toolset, Toolset(tools, label="tools passed to start()"))
+    if provider is None:
+        provider = create_provider(settings_for(program))
+    prompt = program.enriched_system_prompt(include_env=include_env)
+    for warning in prompt.warnings:
+        log.warning("%s", warning)
+    mcp_servers = None
+    if program.config.tools.mcp:
+        from llmproc.tools.mcp import McpServers
+
+        mcp_servers = McpServers.from_program(program)
+        try:
+            toolset = combined(toolset, await mcp_servers.start())
+        except BaseException:
+            await mcp_servers.aclose()
+            await provider.aclose()  # nothing else will close it: the process never existed
+            raise
+    return provider, toolset, prompt.text, mcp_servers
 
 
 __all__ = ["LLMProcess", "ProcessState", "ProcessCancelled"]

@@ -195,6 +195,9 @@ async def test_exec_replaces_program_keeps_pid(provider: str, fake_llm: FakeLLMS
     assert "Write the plan: A, B." in second and "hand over" not in second
     assert [m.role for m in process.history] == ["user", "assistant"]
     await process.aclose()
+    fresh = await LLMProgram.from_toml(main).start(cwd=tmp_path)
+    assert fresh.pid == pid + 1  # exec took no pid of its own
+    await fresh.aclose()
 
 
 async def test_max_children_and_cost_limits(fake_llm: FakeLLMServer, tmp_path: Path,
