@@ -90,10 +90,18 @@ def enabled_tool_names(program: LLMProgram) -> list[str]:
     return [e.name if isinstance(e, ToolEntry) else e for e in program.config.tools.enabled]
 
 
+def visible_tool_name(program: LLMProgram, name: str) -> str:
+    """The name the model sees for the tool `name`: its alias in `[tools] enabled`, if any."""
+    for entry in program.config.tools.enabled:
+        if isinstance(entry, ToolEntry) and entry.name == name and entry.alias:
+            return entry.alias
+    return name
+
+
 def linked_section(program: LLMProgram) -> str:
     if "spawn" not in enabled_tool_names(program) or not program.linked_programs:
         return ""
-    lines = ["You can delegate work with the spawn tool to these programs:"]
+    lines = [f"You can delegate work with the {visible_tool_name(program, 'spawn')} tool to these programs:"]
     for name, link in program.linked_programs.items():
         lines.append(f"- {name}: {link.description}" if link.description else f"- {name}")
     return "<linked_programs>\n" + "\n".join(lines) + "\n</linked_programs>"
@@ -103,21 +111,22 @@ def fd_section(program: LLMProgram) -> str:
     fd = program.config.file_descriptor
     if not fd.enabled:
         return ""
+    read, write = visible_tool_name(program, "read_fd"), visible_tool_name(program, "fd_to_file")
     lines = [
         f"Tool outputs longer than {fd.max_direct_output_chars} characters are stored in file descriptors: "
         "you see the first page, an id like fd:1, the size, and how to read on.",
-        f"Use read_fd to read by page (at most {fd.default_page_size} characters, ending on a line break "
+        f"Use {read} to read by page (at most {fd.default_page_size} characters, ending on a line break "
         "where possible; the result says 'page x of y'), by lines (start_line/end_line, from 1, inclusive) "
         "or by characters (start_char/end_char, from 0, end exclusive).",
-        "With extract_to_new_fd=true, read_fd stores the selection as a new fd instead of showing it.",
+        f"With extract_to_new_fd=true, {read} stores the selection as a new fd instead of showing it.",
     ]
     if "fd_to_file" in enabled_tool_names(program):
-        lines.append("Use fd_to_file to write a file descriptor's whole content to a file (mode write or append).")
+        lines.append(f"Use {write} to write a file descriptor's whole content to a file (mode write or append).")
     if fd.page_user_input:
         lines.append(f"User messages longer than {fd.max_input_chars} characters also arrive as file descriptors.")
     if fd.enable_references:
         lines.append('Mark reusable parts of your answer as <ref id="name">...</ref> (name: letters, digits, _ - .): '
-                     "each becomes the file descriptor fd:ref:name, which tools such as fd_to_file accept.")
+                     f"each becomes the file descriptor fd:ref:name, which tools such as {write} accept.")
     return "<file_descriptors>\n" + "\n".join(lines) + "\n</file_descriptors>"
 
 

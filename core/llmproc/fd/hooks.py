@@ -24,7 +24,7 @@ def offload_output(table: FDTable, content: str, *, source: str = "") -> str:
     if len(content) <= table.max_direct_chars:
         return content
     fd = table.create(content, source=source)
-    return render.preview(fd, limit=table.max_direct_chars)
+    return render.preview(fd, limit=table.max_direct_chars, read_tool=table.read_tool)
 
 
 def page_user_input(table: FDTable, text: str, *, limit: int) -> str:
@@ -32,7 +32,7 @@ def page_user_input(table: FDTable, text: str, *, limit: int) -> str:
     if len(text) <= limit:
         return text
     fd = table.create(text, source="user message")
-    return render.preview(fd, limit=limit, what="The user's message")
+    return render.preview(fd, limit=limit, what="The user's message", read_tool=table.read_tool)
 
 
 def capture_references(table: FDTable, text: str, *, source: str = "") -> list[FileDescriptor]:

@@ -110,6 +110,8 @@ class FDTable:
         self.max_direct_chars = max_direct_chars
         self._fds: dict[str, FileDescriptor] = {}
         self._next = 1
+        # What the model calls read_fd and fd_to_file (a program may alias them); hints use these.
+        self.read_tool, self.write_tool = "read_fd", "fd_to_file"
 
     @classmethod
     def from_config(cls, section: FileDescriptorSection) -> FDTable:
@@ -226,6 +228,7 @@ class FDTable:
         twin = FDTable(page_size=self.page_size, max_direct_chars=self.max_direct_chars)
         twin._fds = dict(self._fds)
         twin._next = self._next
+        twin.read_tool, twin.write_tool = self.read_tool, self.write_tool
         return twin
 
     def adopt(self, fds: Iterable[FileDescriptor]) -> dict[str, str]:

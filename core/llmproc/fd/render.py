@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from llmproc.fd.manager import FileDescriptor, Selection
 from llmproc.fd.paging import cut_point
 
-READ_TOOL = "read_fd"
+READ_TOOL = "read_fd"  # the tools' own names; a program may show them under aliases
+WRITE_TOOL = "fd_to_file"
 
 
 def n(value: int) -> str:
@@ -33,18 +34,19 @@ def describe(fd: FileDescriptor) -> str:
     return f"{fd.id}: {size_text(fd)}{source}"
 
 
-def _call(fd_id: str, **args: int) -> str:
+def _call(read_tool: str, fd_id: str, **args: int) -> str:
     rendered = ", ".join(f"{key}={value}" for key, value in args.items())
-    return f'{READ_TOOL}(fd="{fd_id}", {rendered})'
+    return f'{read_tool}(fd="{fd_id}", {rendered})'
 
 
 def _body(text: str) -> str:
     return text if text.endswith("\n") or not text else text + "\n"
 
 
-def preview(fd: FileDescriptor, *, limit: int, what: str = "This output") -> str:
+def preview(fd: FileDescriptor, *, limit: int, what: str = "This output", read_tool: str = READ_TOOL) -> str:
     """The message shown instead of content that became `fd`: its first page (cut to `limit`
-    characters if the page is longer), its size, and how to read the rest."""
+    characters if the page is longer), its size, and how to read the rest (with `read_tool`,
+    the name the model knows read_fd by)."""
     start, end = fd.pages.page_bounds(1)
     stop = cut_point(fd.content, start, end, limit)
     head = (f'<fd_preview fd="{fd.id}" chars="{fd.length}" lines="{fd.line_count}" '
@@ -55,18 +57,19 @@ def preview(fd: FileDescriptor, *, limit: int, what: str = "This output") -> str
             f"stored as {fd.id}")
     if stop < end:
         note += (f"; above are its characters 0:{stop} (part of page 1 of {fd.page_count}). "
-                 f"Read on with {_call(fd.id, start_char=stop)}")
+                 f"Read on with {_call(read_tool, fd.id, start_char=stop)}")
     elif fd.page_count > 1:
-        note += (f"; above is page 1 of {fd.page_count}. Read on with {_call(fd.id, page=2)} "
+        note += (f"; above is page 1 of {fd.page_count}. Read on with {_call(read_tool, fd.id, page=2)} "
                  f"(up to page={fd.page_count})")
     else:
         note += "; all of it is shown above"
-    note += (". read_fd also reads line ranges (start_line, end_line) and character ranges "
+    note += (f". {read_tool} also reads line ranges (start_line, end_line) and character ranges "
              "(start_char, end_char).")
     return head + _body(shown) + "</fd_preview>\n" + note
 
 
-def selection(sel: Selection, *, continue_with: dict[str, int] | None = None) -> str:
+def selection(sel: Selection, *, continue_with: dict[str, int] | None = None,
+              read_tool: str = READ_TOOL) -> str:
     """A read_fd result: the selected text with where it is in the fd, and what comes next.
     `continue_with` gives the arguments that read on after a truncated line/char read."""
     fd = sel.fd
@@ -80,13 +83,13 @@ def selection(sel: Selection, *, continue_with: dict[str, int] | None = None) ->
     cont = " (the last line continues there)" if sel.ends_mid_line else ""
     if sel.page is not None:
         if sel.page < fd.page_count:
-            following = _call(fd.id, page=sel.page + 1)
+            following = _call(read_tool, fd.id, page=sel.page + 1)
             return out + f"[page {sel.page} of {fd.page_count}; next: {following}{cont}]"
         return out + f"[page {sel.page} of {fd.page_count}: the end of {fd.id}]"
     if sel.truncated:
         args = continue_with or {"start_char": sel.end}
         return out + (f"[cut at {n(sel.end - sel.start)} characters, the most one read returns; "
-                      f"continue with {_call(fd.id, **args)}{cont}]")
+                      f"continue with {_call(read_tool, fd.id, **args)}{cont}]")
     if sel.end >= fd.length:
         return out + f"[the end of {fd.id}]"
     if sel.ends_mid_line:
@@ -94,10 +97,11 @@ def selection(sel: Selection, *, continue_with: dict[str, int] | None = None) ->
     return out + f"[{fd.id} continues at line {sel.last_line + 1}]"
 
 
-def extracted(new: FileDescriptor, sel: Selection) -> str:
+def extracted(new: FileDescriptor, sel: Selection, *, read_tool: str = READ_TOOL,
+              write_tool: str = WRITE_TOOL) -> str:
     first, last = sel.first_line, sel.last_line
     return (f"Extracted lines {first}-{last} (characters {sel.start}:{sel.end}) of {sel.fd.id} into "
-            f"{new.id}: {size_text(new)}. Use {new.id} with read_fd or fd_to_file.")
+            f"{new.id}: {size_text(new)}. Use {new.id} with {read_tool} or {write_tool}.")
 
 
 def listing(fds: Iterable[FileDescriptor]) -> str:
@@ -105,12 +109,12 @@ def listing(fds: Iterable[FileDescriptor]) -> str:
     return "\n".join(describe(fd) for fd in fds)
 
 
-def preloaded_notice(fds: Iterable[FileDescriptor]) -> str:
+def preloaded_notice(fds: Iterable[FileDescriptor], *, read_tool: str = READ_TOOL) -> str:
     """A block to put into a spawned process's first message: which fds it already has."""
     body = listing(fds)
     if not body:
         return ""
-    return ("<preloaded_fds>\nThese file descriptors are available to you; read them with read_fd:\n"
+    return (f"<preloaded_fds>\nThese file descriptors are available to you; read them with {read_tool}:\n"
             f"{body}\n</preloaded_fds>")
 
 

@@ -29,6 +29,7 @@ from llmproc.process.history import History
 from llmproc.process.loop import TurnLoop
 from llmproc.process.result import RunResult
 from llmproc.process.syscalls import ProcessToolContext
+from llmproc.prompt import visible_tool_name
 from llmproc.providers.base import Provider, ToolSpec
 from llmproc.tools.base import Tool, ToolOutput, reporting_progress
 from llmproc.tools.builtin.fd_tools import FDView
@@ -70,8 +71,8 @@ class LLMProcess:
         self.cwd = (cwd or Path.cwd()).resolve()
         roots = program.allowed_roots or (self.cwd,)
         fd_config = program.config.file_descriptor
-        self.tool_context = ProcessToolContext(allowed_roots=list(roots), cwd=self.cwd, process=self,
-                                               fd_table=FDTable.from_config(fd_config) if fd_config.enabled else None)
+        self.tool_context = ProcessToolContext(allowed_roots=list(roots), cwd=self.cwd, process=self)
+        self.fd_table = FDTable.from_config(fd_config) if fd_config.enabled else None
         self.mcp_servers: McpServers | None = None  # set by create(); closed by aclose()
         self._subscribers: list[Subscriber] = []
         self._next_id = 1
@@ -125,6 +126,9 @@ class LLMProcess:
     @fd_table.setter
     def fd_table(self, table: FDTable | None) -> None:
         self.tool_context.fd_table = table
+        if table is not None:  # hints in fd results name the tools as this program shows them
+            table.read_tool = visible_tool_name(self.program, "read_fd")
+            table.write_tool = visible_tool_name(self.program, "fd_to_file")
 
     def _add_user_text(self, text: str) -> None:
         fd = self.program.config.file_descriptor
@@ -282,6 +286,7 @@ class LLMProcess:
         self.system_prompt, self.tool_specs = prompt, tuple(toolset.specs())
         self.mcp_servers, self._owns_provider = mcp_servers, True
         self.tool_context.allowed_roots = list(program.allowed_roots or (self.cwd,))  # the new program's roots
+        self.fd_table = self.fd_table  # the same fds, their hints now in the new program's tool names
         if owned:
             await old_provider.aclose()
         if old_mcp is not None:

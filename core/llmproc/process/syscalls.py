@@ -102,7 +102,8 @@ async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequenc
             except LLMProcError as exc:
                 raise ToolError(str(exc)) from None
             # The child learns which fds it starts with (ids may have been renumbered).
-            prompt = preloaded_notice(child.fd_table.select(child.fd_table.ids)) + "\n\n" + prompt
+            table = child.fd_table
+            prompt = preloaded_notice(table.select(table.ids), read_tool=table.read_tool) + "\n\n" + prompt
         _track(parent, child)
         try:
             result = await child.run(prompt)

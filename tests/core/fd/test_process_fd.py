@@ -77,6 +77,36 @@ async def test_long_tool_output_becomes_an_fd_and_the_model_sees_a_preview(tmp_p
     assert result.tool_calls[0].content == big.content  # records hold what the model saw
 
 
+async def test_hints_name_the_fd_tools_by_their_aliases(tmp_path: Path) -> None:
+    aliased = LLMProgram.from_dict({
+        "model": {"name": "scripted", "provider": "scripted"},
+        "tools": {"enabled": [{"name": "read_fd", "alias": "read_output"},
+                              {"name": "fd_to_file", "alias": "save_output"}]},
+        "file_descriptor": {"enabled": True},
+    })
+    provider = ScriptedProvider([
+        Reply(tool_calls=[ToolUse("dump", id="a")]),
+        Reply(tool_calls=[ToolUse("read_output", {"fd": "fd:1", "page": 2}, id="b"),
+                          ToolUse("read_output", {"fd": "fd:1", "start_line": 1, "end_line": 3,
+                                                  "extract_to_new_fd": True}, id="c")]),
+        Reply(text="done"),
+    ])
+    process = await aliased.start(provider=provider, tools=[dump], cwd=tmp_path)
+    await process.run("go")
+    (preview,) = results(provider, 1)
+    page, extracted = results(provider, 2)
+    assert 'read_output(fd="fd:1", page=2)' in preview.content and "read_output also reads" in preview.content
+    assert 'next: read_output(fd="fd:1", page=3)' in page.content
+    assert "Use fd:2 with read_output or save_output" in extracted.content
+    system = provider.requests[0].system
+    assert "Use read_output to read by page" in system and "Use save_output to write" in system
+    for text in (preview.content, page.content, extracted.content, system):
+        assert "read_fd" not in text and "fd_to_file" not in text
+    copy = await process.fork()  # the copy's table keeps the names
+    assert copy.fd_table.read_tool == "read_output"
+    await process.aclose()
+
+
 async def test_a_long_error_result_is_stored_too_and_stays_an_error(tmp_path: Path) -> None:
     process, provider = await start([Reply(tool_calls=[ToolUse("failing_loudly", id="a")]), Reply(text="ok")],
                                     tmp_path, max_direct_output_chars=1000, default_page_size=500)

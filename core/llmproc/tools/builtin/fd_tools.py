@@ -84,10 +84,12 @@ async def read_fd(
         else:
             sel = table.read_page(fd, 1 if page is None else page)
         if extract_to_new_fd:
-            return FDView(render.extracted(table.extract(sel), sel))
+            return FDView(render.extracted(table.extract(sel), sel, read_tool=table.read_tool,
+                                           write_tool=table.write_tool))
     except FDError as err:
         raise ToolError(str(err)) from None
-    return FDView(render.selection(sel, continue_with=_continuation(sel, lines, end_line, end_char)))
+    return FDView(render.selection(sel, continue_with=_continuation(sel, lines, end_line, end_char),
+                                   read_tool=table.read_tool))
 
 
 def _continuation(sel: Selection, by_lines: bool, end_line: int | None,
