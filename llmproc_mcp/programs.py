@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ class ProgramRegistry:
     def __init__(self, roots: Iterable[Path]):
         self.roots = tuple(Path(r).resolve() for r in roots)
         self._cache: dict[Path, tuple[int, LLMProgram]] = {}
+        self._listings: dict[Path, tuple[int, list[Path]]] = {}
         # (id(program), slot) -> (program, client); the program is held so its id stays unique
         self._providers: dict[tuple[int, int], tuple[LLMProgram, Provider]] = {}
         self._turns = itertools.count()
@@ -44,15 +46,31 @@ class ProgramRegistry:
         """Registered name -> file. The first folder wins when two hold the same name."""
         found: dict[str, Path] = {}
         for root in self.roots:
-            if not root.is_dir():
+            listing = self._listing(root)
+            if listing is None:
                 log.warning("program folder %s does not exist", root)
                 continue
-            for path in sorted(root.glob("*.toml")):
+            for path in listing:
                 if path.stem in found and found[path.stem] != path.resolve():
                     log.warning("program %r in %s is shadowed by %s", path.stem, root, found[path.stem])
                     continue
                 found.setdefault(path.stem, path.resolve())
         return found
+
+    def _listing(self, root: Path) -> list[Path] | None:
+        """The folder's *.toml files, listed again only when the folder changed (a file added,
+        removed or renamed changes its modification time): every run resolves its program."""
+        try:
+            info = root.stat()
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        mtime = info.st_mtime_ns
+        cached = self._listings.get(root)
+        if cached is None or cached[0] != mtime:
+            cached = self._listings[root] = (mtime, sorted(root.glob("*.toml")))
+        return cached[1]
 
     def resolve(self, ref: str) -> tuple[str, Path]:
         """(name, path) for a registered name or a .toml path inside a root; ToolError otherwise."""

@@ -235,3 +235,17 @@ async def test_bad_input_gets_errors_that_say_what_to_do(programs: Path, fake_ll
     assert no_pid.is_error and "no process 99" in text_of(no_pid)
     assert no_fd.is_error and "unknown file descriptor" in text_of(no_fd)
     assert two_ranges.is_error and "one kind of range" in text_of(two_ranges)
+
+
+async def test_programs_added_or_removed_while_serving_are_seen(programs: Path, fake_llm: FakeLLMServer) -> None:
+    fake_llm.add(Reply(text="from the new program"))
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs) as client:
+            before = await client.call_tool("run_program", {"program": "newcomer", "prompt": "x"})
+            (programs / "newcomer.toml").write_text((programs / "helper.toml").read_text())
+            after = await client.call_tool("run_program", {"program": "newcomer", "prompt": "x"})
+            (programs / "newcomer.toml").unlink()
+            gone = await client.call_tool("run_program", {"program": "newcomer", "prompt": "x"})
+    assert before.is_error and "unknown program 'newcomer'" in text_of(before)
+    assert first(after)["status"] == "done" and "from the new program" in text_of(after)
+    assert gone.is_error and "unknown program 'newcomer'" in text_of(gone)
