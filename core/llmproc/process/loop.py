@@ -48,6 +48,7 @@ class TurnLoop:
                 raise BudgetExceeded("max_turns", self.max_turns,
                                      f"max_turns={self.max_turns} reached before a final answer")
             self.turns += 1
+            await proc.refresh_tools()
             proc.emit(TurnStart(self.turns))
             response = await proc.provider.complete(self._request(), proc.emit if self.stream else None)
             message = proc.append(response.message)

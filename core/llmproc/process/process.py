@@ -33,7 +33,7 @@ from llmproc.prompt import visible_tool_name
 from llmproc.providers.base import Provider, ToolSpec
 from llmproc.tools.base import Tool, ToolOutput, reporting_progress
 from llmproc.tools.builtin.fd_tools import FDView
-from llmproc.tools.toolset import Toolset, combined
+from llmproc.tools.toolset import DuplicateToolError, Toolset, combined
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
@@ -74,6 +74,11 @@ class LLMProcess:
         self.tool_context = ProcessToolContext(allowed_roots=list(roots), cwd=self.cwd, process=self)
         self.fd_table = FDTable.from_config(fd_config) if fd_config.enabled else None
         self.mcp_servers: McpServers | None = None  # set by create(); closed by aclose()
+        # The tools shown: local ones plus those of MCP servers (own, or a parent's for copies),
+        # which may change while the process lives (see refresh_tools).
+        self._local_tools: Toolset = toolset
+        self._tool_servers: McpServers | None = None
+        self._tools_version = 0
         self._subscribers: list[Subscriber] = []
         self._next_id = 1
         self._owns_provider = True
@@ -87,10 +92,11 @@ class LLMProcess:
 
         `tools` adds Python tools (see `llmproc.tools.tool`) to the program's enabled ones.
         """
-        provider, toolset, prompt, mcp_servers = await _runtime(program, provider, tools, include_env)
-        process = cls(program, provider, toolset, system_prompt=prompt, cwd=Path(cwd) if cwd else None,
-                      parent=parent)
+        provider, local, prompt, mcp_servers = await _runtime(program, provider, tools, include_env)
+        process = cls(program, provider, _with_mcp(local, mcp_servers), system_prompt=prompt,
+                      cwd=Path(cwd) if cwd else None, parent=parent)
         process.mcp_servers = mcp_servers
+        process._show_tools_of(local, mcp_servers)
         return process
 
     # -- events ----------------------------------------------------------------------------
@@ -258,6 +264,8 @@ class LLMProcess:
         child = LLMProcess(self.program, self.provider, self.toolset, system_prompt=self.system_prompt,
                            cwd=self.cwd, parent=self)
         child._owns_provider = False
+        child._show_tools_of(self._local_tools, self._tool_servers)
+        child._tools_version = self._tools_version
         child._next_id = self._next_id
         self.children.append(child)
         return child
@@ -280,9 +288,11 @@ class LLMProcess:
 
     async def replace_program(self, program: LLMProgram) -> None:
         """exec: become `program` (prompt, tools, model); the pid and the fd table stay."""
-        provider, toolset, prompt, mcp_servers = await _runtime(program, None, (), True)
+        provider, local, prompt, mcp_servers = await _runtime(program, None, (), True)
+        toolset = _with_mcp(local, mcp_servers)
         old_provider, owned, old_mcp = self.provider, self._owns_provider, self.mcp_servers
         self.program, self.provider, self.toolset = program, provider, toolset
+        self._show_tools_of(local, mcp_servers)
         self.system_prompt, self.tool_specs = prompt, tuple(toolset.specs())
         self.mcp_servers, self._owns_provider = mcp_servers, True
         self.tool_context.allowed_roots = list(program.allowed_roots or (self.cwd,))  # the new program's roots
@@ -291,6 +301,27 @@ class LLMProcess:
             await old_provider.aclose()
         if old_mcp is not None:
             await old_mcp.aclose()
+
+    def _show_tools_of(self, local: Toolset, servers: McpServers | None) -> None:
+        self._local_tools, self._tool_servers = local, servers
+        self._tools_version = servers.version if servers is not None else 0
+
+    async def refresh_tools(self) -> None:
+        """Before a model call: show the current tools of the MCP servers, which may have
+        announced a change (the request's tool list, and with it the cache prefix, changes)."""
+        servers = self._tool_servers
+        if servers is None:
+            return
+        toolset = await servers.refresh()
+        if servers.version == self._tools_version:
+            return
+        self._tools_version = servers.version
+        try:
+            self.toolset = combined(self._local_tools, toolset)
+        except DuplicateToolError as exc:  # a new MCP tool took a local tool's name: keep the old list
+            log.warning("process %s keeps its tools: %s", self.pid, exc)
+            return
+        self.tool_specs = tuple(self.toolset.specs())
 
     def history_rewritten(self, position: int) -> None:
         """goto/exec replaced the history from `position` on: the turn's other results are void."""
@@ -306,8 +337,8 @@ class LLMProcess:
 
 async def _runtime(program: LLMProgram, provider: Provider | None, tools: Sequence[Tool],
                    include_env: bool) -> tuple[Provider, Toolset, str, McpServers | None]:
-    """What running `program` takes: its provider client, its tools (MCP servers started
-    concurrently; `aclose()` stops them) and its system prompt. For create() and for exec."""
+    """What running `program` takes: its provider client, its local tools, its MCP servers
+    (started concurrently; `aclose()` stops them) and its system prompt. For create() and exec."""
     from llmproc.process.tooling import build_toolset
     from llmproc.providers.registry import create_provider, settings_for
 
@@ -325,12 +356,16 @@ async def _runtime(program: LLMProgram, provider: Provider | None, tools: Sequen
 
         mcp_servers = McpServers.from_program(program)
         try:
-            toolset = combined(toolset, await mcp_servers.start())
+            combined(toolset, await mcp_servers.start())  # names must not collide
         except BaseException:
             await mcp_servers.aclose()
             await provider.aclose()  # nothing else will close it: the process never existed
             raise
     return provider, toolset, prompt.text, mcp_servers
+
+
+def _with_mcp(local: Toolset, servers: McpServers | None) -> Toolset:
+    return combined(local, servers.toolset) if servers is not None else local
 
 
 __all__ = ["LLMProcess", "ProcessState", "ProcessCancelled"]

@@ -7,7 +7,7 @@
     python our_server.py --stubborn             # ignores SIGTERM and outlives its stdin
 
 Its tools cover what a client meets: text, structured content, images, tool errors, slow calls,
-progress notifications, a crash, helper processes, and names no provider accepts as they are.
+progress notifications, a tool list that changes, a crash, helper processes, and names no provider accepts as they are.
 Logs go to stderr; a stdio server must never print to stdout.
 """
 
@@ -104,6 +104,17 @@ def build(token: str | None, port: int) -> MCPServer:
             await ctx.report_progress(i, steps, message=f"step {i} of {steps}")
             await anyio.sleep(0.01)
         return f"counted to {steps}"
+
+    @server.tool()
+    async def learn(name: str, ctx: Context) -> str:
+        """Add a tool `name` that says hello, and announce the change (both protocol eras)."""
+        def hello() -> str:
+            return f"hello from {name}"
+
+        server.add_tool(hello, name=name, description=f"Say hello from {name}.")
+        await ctx.session.send_tool_list_changed()  # 2025-era clients: a notification
+        await ctx.notify_tools_changed()  # 2026-era clients: their subscriptions/listen stream
+        return f"learned {name}"
 
     @server.tool()
     def crash() -> str:

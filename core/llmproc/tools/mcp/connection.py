@@ -27,6 +27,7 @@ import asyncio
 import errno
 import logging
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -53,6 +54,7 @@ CLOSE_TIMEOUT_S = EXIT_GRACE_S + TERM_GRACE_S + REAP_TIMEOUT_S + 2.0
 CANCEL_GRACE_S = REAP_TIMEOUT_S + 1.0
 CRASH_SETTLE_S = 0.5  # after a crash, time to collect the exit code and the last stderr lines
 MAX_TOOL_PAGES = 100  # tools/list pages: a server that paginates forever cannot hang a start
+LISTEN_ERA = "2026-07-28"  # from this protocol version on, change events come by subscriptions/listen
 CLIENT_INFO = types.Implementation(name="llmproc", version="0.1.0")
 
 
@@ -64,6 +66,7 @@ class _Incarnation:
         self.http_status = None if isinstance(spec, StdioSpec) else HttpStatus()
         self.client: Client | None = None
         self.tools: list[types.Tool] = []
+        self.tools_stale = False  # the server said its tool list changed; re-list before the next turn
         self.error: BaseException | None = None
         self.ready = anyio.Event()  # tools listed, or failed
         self.stop = anyio.Event()  # the owner should leave the client
@@ -85,6 +88,7 @@ class McpConnection:
         self.call_timeout_s = call_timeout_s
         self.start_timeout_s = start_timeout_s
         self.restarts = 0
+        self.tools_version = 0  # bumped whenever the tool list was replaced by a different one
         self._current: _Incarnation | None = None
         self._lock = anyio.Lock()  # one start at a time
         self._closed = False
@@ -153,12 +157,15 @@ class McpConnection:
                                      command=self.spec.describe())
             inc = self._current
             if inc is None or inc.ended.is_set():
+                previous_tools = inc.tools if inc is not None else None
                 if inc is not None:
                     await _retire(inc)
                     self.restarts += 1
                     log.info("restarting MCP server %r (restart %d)", self.name, self.restarts)
                 self._current = None
                 self._current = inc = await self._start_incarnation()
+                if previous_tools is not None and inc.tools != previous_tools:  # restarted as another version
+                    self.tools_version += 1
             return inc
 
     async def _start_incarnation(self) -> _Incarnation:
@@ -186,12 +193,17 @@ class McpConnection:
     async def _own(self, inc: _Incarnation) -> None:
         try:
             with anyio.CancelScope() as inc.scope:
-                client = Client(self._transport(inc), mode="auto", cache=None, client_info=CLIENT_INFO)
+                client = Client(self._transport(inc), mode="auto", cache=None, client_info=CLIENT_INFO,
+                                message_handler=partial(_on_message, inc))
                 async with client:
                     inc.client = client
                     inc.tools = await _list_tools(client)
                     inc.ready.set()
-                    await inc.stop.wait()
+                    async with anyio.create_task_group() as tg:
+                        if _announces_tool_changes_by_listen(client):
+                            tg.start_soon(self._listen_for_tool_changes, inc, client)
+                        await inc.stop.wait()
+                        tg.cancel_scope.cancel()
         except Exception as exc:  # reported by whoever awaits this incarnation
             inc.error = exc
             if inc.ready.is_set():
@@ -199,6 +211,36 @@ class McpConnection:
         finally:
             inc.ready.set()
             inc.ended.set()
+
+    async def refresh_tools(self) -> bool:
+        """Re-list the tools if the server announced a change; True if the list is different now.
+        A failed re-list keeps the old list (a call to a vanished tool then fails on its own)."""
+        inc = self._current
+        if inc is None or not inc.tools_stale or inc.client is None or inc.ended.is_set():
+            return False
+        inc.tools_stale = False
+        try:
+            with anyio.fail_after(self.start_timeout_s):
+                tools = await _list_tools(inc.client)
+        except Exception as exc:
+            log.warning("MCP server %r announced new tools but listing them failed: %r", self.name, exc)
+            return False
+        if tools == inc.tools:
+            return False
+        inc.tools = tools
+        self.tools_version += 1
+        log.info("MCP server %r changed its tools: %s", self.name, ", ".join(t.name for t in tools))
+        return True
+
+    async def _listen_for_tool_changes(self, inc: _Incarnation, client: Client) -> None:
+        """Servers of the 2026-07-28 protocol announce changes on a `subscriptions/listen` stream
+        (earlier ones send notifications, see `_on_message`). Losing the stream only loses updates."""
+        try:
+            async with client.listen(tools_list_changed=True) as changes:
+                async for _ in changes:
+                    inc.tools_stale = True
+        except Exception as exc:
+            log.debug("MCP server %r: no more tool-change events (%r)", self.name, exc)
 
     def _transport(self, inc: _Incarnation) -> AbstractAsyncContextManager[Any]:
         spec = self.spec
@@ -251,6 +293,17 @@ async def _retire(inc: _Incarnation) -> None:
             inc.task.cancel()
             with anyio.move_on_after(CANCEL_GRACE_S):
                 await inc.done.wait()
+
+
+async def _on_message(inc: _Incarnation, message: Any) -> None:
+    # Runs inline in the session's reader: only note the change, re-list later (refresh_tools).
+    if getattr(message, "method", None) == "notifications/tools/list_changed":  # any era's model class
+        inc.tools_stale = True
+
+
+def _announces_tool_changes_by_listen(client: Client) -> bool:
+    tools = client.server_capabilities.tools if client.server_capabilities else None
+    return bool(tools and tools.list_changed) and (client.protocol_version or "") >= LISTEN_ERA
 
 
 async def _list_tools(client: Client) -> list[types.Tool]:

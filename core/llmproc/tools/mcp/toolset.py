@@ -6,6 +6,9 @@
     ...
     await servers.aclose()           # bounded; no child process is left
 
+A server may change its tools while it runs (it announces it); `await servers.refresh()` before
+a turn re-lists them and rebuilds the toolset, and `version` tells processes to pick it up.
+
 Each server becomes a `Toolset` of `McpTool`s named `server__tool` (see `names`); what the
 program's `[tools.mcp]` says is applied with the generic wrappers: `filtered` (an allow-list),
 `described` (description overrides) and `aliased` (the exact name the model sees). Allow-list
@@ -68,6 +71,8 @@ class McpServers:
         self.selection = dict(selection)
         self.program_path = program_path
         self._toolset: Toolset | None = None
+        self.version = 0  # bumped when the toolset was rebuilt because a server changed its tools
+        self._built_from: tuple[int, ...] = ()
 
     @classmethod
     def from_program(cls, program: LLMProgram, **options: Any) -> McpServers:
@@ -106,10 +111,26 @@ class McpServers:
                                      server=first.server, command=first.command,
                                      stderr_tail=first.stderr_tail)
             self._toolset = self._build()
+            self._built_from = self._tool_versions()
         except BaseException:
             await self.aclose()
             raise
         return self._toolset
+
+    async def refresh(self) -> Toolset:
+        """The toolset, rebuilt if a server changed its tools since it was built. Allow-listed
+        tools a server no longer has are left out with a warning, not an error: the run goes on."""
+        for connection in self.connections.values():
+            await connection.refresh_tools()
+        versions = self._tool_versions()
+        if versions != self._built_from:
+            self._built_from = versions
+            self._toolset = self._build(strict=False)
+            self.version += 1
+        return self.toolset
+
+    def _tool_versions(self) -> tuple[int, ...]:
+        return tuple(c.tools_version for c in self.connections.values())
 
     async def aclose(self) -> None:
         """Stop every server, concurrently; bounded (see `connection`)."""
@@ -125,7 +146,7 @@ class McpServers:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _build(self) -> Toolset:
+    def _build(self, strict: bool = True) -> Toolset:
         # Names over every tool of every server, so that a tool's name does not depend on which
         # other tools the program picked.
         names = assign_names((server, t.name) for server in self.selection
@@ -142,6 +163,10 @@ class McpServers:
             picked, descriptions, aliases = set(), {}, {}
             for i, entry in enumerate(selection):
                 name = entry.name if isinstance(entry, McpToolEntry) else entry
+                if name not in available and not strict:
+                    log.warning("the MCP server %r no longer has the tool %r (tools.mcp.%s[%d]); "
+                                "it is left out", server, name, server, i)
+                    continue
                 if name not in available:
                     raise ProgramConfigError(
                         f"the MCP server {server!r} has no tool {name!r}; "
