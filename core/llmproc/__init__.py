@@ -10,7 +10,13 @@ Names are imported lazily so that `llmproc-prompt` starts without loading provid
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on use
+    from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled, ProgramConfigError, ProviderError
+    from llmproc.process import LLMProcess, RunResult
+    from llmproc.program import LLMProgram
+    from llmproc.sync import run_sync
 
 __version__ = "0.1.0"
 
@@ -34,4 +40,5 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = list(_EXPORTS)
+__all__ = ["BudgetExceeded", "LLMProcError", "LLMProcess", "LLMProgram", "ProcessCancelled", "ProgramConfigError",
+           "ProviderError", "RunResult", "run_sync"]

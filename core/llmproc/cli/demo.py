@@ -86,7 +86,7 @@ def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool,
     if program_path is None and resume is None:
         raise click.UsageError("give PROGRAM, or --resume NAME to continue a saved process")
     if from_stdin:
-        prompt = sys.stdin.read().rstrip("\n")
+        prompt = str(sys.stdin.read()).rstrip("\n")
         if not prompt.strip():
             error_line("-n: stdin was empty; pipe a prompt in, e.g. echo 'Hi' | llmproc-demo PROGRAM -n")
             return EXIT_USAGE

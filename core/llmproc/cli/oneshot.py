@@ -25,7 +25,7 @@ def oneshot_command(program_path: str, prompt: str | None, as_json: bool, quiet:
     if prompt is None:
         if sys.stdin.isatty():
             raise click.UsageError("give a prompt with -p TEXT or pipe one into stdin")
-        prompt = sys.stdin.read().rstrip("\n")
+        prompt = str(sys.stdin.read()).rstrip("\n")
         if not prompt.strip():
             error_line("stdin was empty; give a prompt with -p TEXT")
             return EXIT_USAGE

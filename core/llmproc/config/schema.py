@@ -41,18 +41,18 @@ class ScriptedReply(Strict):
 class ModelSection(Strict):
     name: str = Field(min_length=1, description="Model name as the provider knows it.")
     provider: Literal[PROVIDERS] = Field(description="Which API serves the model.")  # type: ignore[valid-type]
-    base_url: str | None = Field(None, description="OpenAI-compatible or proxy endpoint; overrides the SDK env var.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible or proxy endpoint; overrides the SDK env var.")
     display_name: str | None = None
-    project_id: str | None = Field(None, description="anthropic_vertex: GCP project (else ANTHROPIC_VERTEX_PROJECT_ID).")
-    region: str | None = Field(None, description="anthropic_vertex: region (else CLOUD_ML_REGION).")
+    project_id: str | None = Field(default=None, description="anthropic_vertex: GCP project (else ANTHROPIC_VERTEX_PROJECT_ID).")
+    region: str | None = Field(default=None, description="anthropic_vertex: region (else CLOUD_ML_REGION).")
     replies: list[str | ScriptedReply] = Field(
-        [], description="scripted provider: replies in order; with none it echoes the user's message.")
+        default=[], description="scripted provider: replies in order; with none it echoes the user's message.")
 
 
 class PromptSection(Strict):
     system_prompt: str | None = None
-    system_prompt_file: str | None = Field(None, description="Path relative to the program file.")
-    user: str | None = Field(None, description="An initial user message sent when the process starts a run.")
+    system_prompt_file: str | None = Field(default=None, description="Path relative to the program file.")
+    user: str | None = Field(default=None, description="An initial user message sent when the process starts a run.")
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSection:
@@ -67,19 +67,19 @@ class ParametersSection(Strict):
     top_p: Annotated[float, Field(gt=0, le=1)] | None = None
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     thinking_budget: Annotated[int, Field(ge=1024)] | None = Field(
-        None, description="Claude extended thinking budget in tokens (>= 1024, below max_tokens).")
-    stream: bool | None = Field(None, description="Stream model output (the CLIs stream by default).")
+        default=None, description="Claude extended thinking budget in tokens (>= 1024, below max_tokens).")
+    stream: bool | None = Field(default=None, description="Stream model output (the CLIs stream by default).")
     disable_automatic_caching: bool = Field(
-        False, description="Turn off Anthropic prompt-cache breakpoints (on by default).")
+        default=False, description="Turn off Anthropic prompt-cache breakpoints (on by default).")
     max_retries: NonNegativeInt | None = Field(
-        None, description="Retries of a failed model call (429, 5xx, overloaded, dropped connection); default 3.")
+        default=None, description="Retries of a failed model call (429, 5xx, overloaded, dropped connection); default 3.")
     retry_initial_delay_s: PositiveFloat | None = Field(
-        None, description="First backoff delay, doubled on each retry; default 0.5.")
-    retry_max_delay_s: PositiveFloat | None = Field(None, description="Longest backoff delay; default 8.")
+        default=None, description="First backoff delay, doubled on each retry; default 0.5.")
+    retry_max_delay_s: PositiveFloat | None = Field(default=None, description="Longest backoff delay; default 8.")
     retry_after_max_s: PositiveFloat | None = Field(
-        None, description="Longest Retry-After honoured; a server asking for more fails at once. Default 60.")
+        default=None, description="Longest Retry-After honoured; a server asking for more fails at once. Default 60.")
     request_timeout_s: PositiveFloat | None = None
-    extra: dict[str, Any] = Field({}, description="Passed through to the provider SDK call unchanged.")
+    extra: dict[str, Any] = Field(default={}, description="Passed through to the provider SDK call unchanged.")
 
     @model_validator(mode="after")
     def _budget_below_max(self) -> ParametersSection:
@@ -89,12 +89,12 @@ class ParametersSection(Strict):
 
 
 class PreloadSection(Strict):
-    files: list[str] = Field([], description="Files put into the system prompt (paths relative to the program).")
+    files: list[str] = Field(default=[], description="Files put into the system prompt (paths relative to the program).")
 
 
 class EnvInfoSection(Strict):
     variables: list[Literal[ENV_INFO_VARIABLES]] | Literal["all"] = []  # type: ignore[valid-type]
-    env_vars: dict[str, str] = Field({}, description="label = ENV_VAR_NAME: environment variables to show.")
+    env_vars: dict[str, str] = Field(default={}, description="label = ENV_VAR_NAME: environment variables to show.")
 
 
 class ToolEntry(Strict):
@@ -111,9 +111,9 @@ class McpToolEntry(Strict):
 
 class ToolsSection(Strict):
     enabled: list[str | ToolEntry] = []
-    allowed_roots: list[str] = Field([], description="Roots file tools may read (default: the working directory).")
+    allowed_roots: list[str] = Field(default=[], description="Roots file tools may read (default: the working directory).")
     mcp: dict[str, Literal["all"] | list[str | McpToolEntry]] = Field(
-        {}, description="server = 'all' | [tool names]: which MCP tools this program sees.")
+        default={}, description="server = 'all' | [tool names]: which MCP tools this program sees.")
 
 
 class StdioServer(Strict):
@@ -126,11 +126,11 @@ class StdioServer(Strict):
 class HttpServer(Strict):
     url: str
     headers: dict[str, str] = {}
-    bearer_token_env: str | None = Field(None, description="Environment variable holding a bearer token.")
+    bearer_token_env: str | None = Field(default=None, description="Environment variable holding a bearer token.")
 
 
 class McpSection(Strict):
-    config_path: str | None = Field(None, description="mcpServers JSON file (Claude Desktop / .mcp.json format).")
+    config_path: str | None = Field(default=None, description="mcpServers JSON file (Claude Desktop / .mcp.json format).")
     servers: dict[str, StdioServer | HttpServer] = {}
     call_timeout_s: PositiveFloat = 60.0
 

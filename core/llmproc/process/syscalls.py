@@ -22,6 +22,7 @@ from llmproc.process.history import History
 from llmproc.tools.base import SimpleToolContext
 
 if TYPE_CHECKING:
+    from llmproc.fd.manager import FileDescriptor
     from llmproc.process.process import LLMProcess
 
 # The tool call being executed (each concurrent call runs in its own context copy).
@@ -90,19 +91,15 @@ def _link(process: LLMProcess, program_name: str):  # -> LinkedProgram
 async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequence[str] = ()) -> str:
     link = _link(parent, program_name)
     check_new_children(parent, 1)
-    if fds and parent.fd_table is None:
-        raise ToolError("fds were given but this process has no file descriptors enabled")
+    handed = _fds_to_hand(parent, fds)  # before the child exists: a bad id starts nothing
     child = await parent.new_child(link.program)
     try:
-        if fds:
-            if child.fd_table is None:
-                raise ToolError(f"program {program_name!r} has no file descriptors enabled; it cannot take fds")
-            try:
-                child.fd_table.adopt(parent.fd_table.select(list(fds)))
-            except LLMProcError as exc:
-                raise ToolError(str(exc)) from None
-            # The child learns which fds it starts with (ids may have been renumbered).
+        if handed:
             table = child.fd_table
+            if table is None:
+                raise ToolError(f"program {program_name!r} has no file descriptors enabled; it cannot take fds")
+            table.adopt(handed)
+            # The child learns which fds it starts with (ids may have been renumbered).
             prompt = preloaded_notice(table.select(table.ids), read_tool=table.read_tool) + "\n\n" + prompt
         _track(parent, child)
         try:
@@ -112,6 +109,17 @@ async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequenc
         return result.answer
     finally:
         await child.release()
+
+
+def _fds_to_hand(parent: LLMProcess, fds: Sequence[str]) -> list[FileDescriptor]:
+    if not fds:
+        return []
+    if parent.fd_table is None:
+        raise ToolError("fds were given but this process has no file descriptors enabled")
+    try:
+        return parent.fd_table.select(list(fds))
+    except LLMProcError as exc:
+        raise ToolError(str(exc)) from None
 
 
 def _track(parent: LLMProcess, child: LLMProcess) -> None:
@@ -178,7 +186,7 @@ async def fork_tool_call(parent: LLMProcess, prompts: Sequence[str]) -> str:
 
 # -- goto -----------------------------------------------------------------------------------------
 def goto(process: LLMProcess, message_id: str, message: str) -> str:
-    targets = [m.id for m in process.history if m.role == "user" and m.text and not m.tool_results]
+    targets = [m.id for m in process.history if m.id and m.role == "user" and m.text and not m.tool_results]
     if message_id not in targets:
         raise ToolError(f"cannot go to {message_id!r}: choose the id of a user message: {', '.join(targets)}")
     position = process.history.index_of(message_id)

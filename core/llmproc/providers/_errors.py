@@ -147,8 +147,9 @@ def _genai_error(exc: BaseException) -> _Mapped | None:
     state = getattr(exc, "status", None)
     if state and state not in message:
         message = f"{state}: {message}"
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    request_id = headers.get("x-request-id") if hasattr(headers, "get") else None
+    header = getattr(getattr(getattr(exc, "response", None), "headers", None), "get", None)
+    found = header("x-request-id") if callable(header) else None
+    request_id = found if isinstance(found, str) else None
     if status is None or status < 400:  # an error chunk without a usable code
         return _Mapped(f"error in stream: {message}", retryable=state in _RETRYABLE_GOOGLE_STATES,
                        request_id=request_id)

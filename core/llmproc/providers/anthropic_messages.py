@@ -174,7 +174,9 @@ def create_vertex(settings: ProviderSettings) -> AnthropicProvider:
     if access_token:
         kwargs["access_token"] = access_token
     try:
-        client = anthropic.AsyncAnthropicVertex(**kwargs)
+        from anthropic.lib.vertex import AsyncAnthropicVertex
+
+        client = AsyncAnthropicVertex(**kwargs)
     except (anthropic.AnthropicError, ValueError) as exc:
         raise ProviderError(str(exc), provider=name) from exc
     return AnthropicProvider(name, client)

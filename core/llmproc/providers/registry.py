@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from llmproc.errors import ProviderNotInstalled
 from llmproc.providers import shared
 from llmproc.providers.base import Provider, ProviderSettings
 from llmproc.providers.retry import RetryingProvider, RetryPolicy
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
@@ -46,19 +48,21 @@ def settings_for(program: LLMProgram) -> ProviderSettings:
         options["region"] = model.region
     if model.replies:
         options["replies"] = model.replies
-    retry = {key: value for key, value in (
-        ("max_retries", params.max_retries),
-        ("retry_initial_delay_s", params.retry_initial_delay_s),
-        ("retry_max_delay_s", params.retry_max_delay_s),
-        ("retry_after_max_s", params.retry_after_max_s),
-    ) if value is not None}  # unset keys keep ProviderSettings' defaults
+    defaults = ProviderSettings(model.provider)  # unset keys keep these
     return ProviderSettings(
         provider=model.provider,
         base_url=model.base_url,
         timeout_s=params.request_timeout_s,
         options=options,
-        **retry,
+        max_retries=_given(params.max_retries, defaults.max_retries),
+        retry_initial_delay_s=_given(params.retry_initial_delay_s, defaults.retry_initial_delay_s),
+        retry_max_delay_s=_given(params.retry_max_delay_s, defaults.retry_max_delay_s),
+        retry_after_max_s=_given(params.retry_after_max_s, defaults.retry_after_max_s),
     )
+
+
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 def create_provider(settings: ProviderSettings, *, shared_client: bool = True) -> Provider:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from llmproc.testing.script import HTTPError, Reply, ScriptItem, ToolUse
 
 if TYPE_CHECKING:
+    from llmproc.providers.scripted import ScriptedProvider
     from llmproc.testing.server import FakeLLMServer, RecordedRequest
 
 __all__ = ["FakeLLMServer", "HTTPError", "RecordedRequest", "Reply", "ScriptItem", "ScriptedProvider", "ToolUse"]

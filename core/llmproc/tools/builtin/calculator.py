@@ -39,7 +39,7 @@ def _round(x: Number, ndigits: int | None = None) -> Number:
     return round(x) if ndigits is None else round(x, ndigits)
 
 
-_FUNCTIONS: dict[str, Callable[..., Number]] = {
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos, "tan": math.tan,
     "asin": math.asin, "acos": math.acos, "atan": math.atan,
     "log": math.log, "log10": math.log10, "log2": math.log2, "exp": math.exp,

@@ -19,6 +19,12 @@ class SyscallContext(ToolContext, Protocol):
     async def exec(self, program_name: str, message: Optional[str]) -> str: ...
 
 
+def _lead(fn: object, paragraphs: int) -> str:
+    """The first paragraphs of a function's docstring, on one line (the tool description)."""
+    doc = getattr(fn, "__doc__", None) or ""
+    return " ".join(" ".join(p.split()) for p in doc.split("\n\n")[:paragraphs])
+
+
 def _programs_text(linked: Mapping[str, str]) -> str:
     lines = [f"- {name}: {text}" if text else f"- {name}" for name, text in linked.items()]
     return "Programs:\n" + "\n".join(lines)
@@ -45,8 +51,7 @@ def spawn_tool(linked: Mapping[str, str]) -> Tool:
         return await ctx.spawn(program_name, prompt, fds or [])
 
     spawn.__annotations__["program_name"] = _names_type(linked)
-    description = spawn.__doc__.split("\n\n")[0] + " " + spawn.__doc__.split("\n\n")[1].strip()
-    return tool(spawn, description=" ".join(description.split()) + "\n\n" + _programs_text(linked))
+    return tool(spawn, description=_lead(spawn, 2) + "\n\n" + _programs_text(linked))
 
 
 @tool
@@ -87,5 +92,4 @@ def exec_tool(linked: Mapping[str, str]) -> Tool:
         return await ctx.exec(program_name, message)
 
     exec.__annotations__["program_name"] = _names_type(linked)
-    first = " ".join(exec.__doc__.split("\n\n")[0].split())
-    return tool(exec, description=first + "\n\n" + _programs_text(linked))
+    return tool(exec, description=_lead(exec, 1) + "\n\n" + _programs_text(linked))
