@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUR_SERVER = ROOT / "tests" / "core" / "mcp" / "our_server.py"
 INSTALLED = ROOT / "tests" / "mcp_servers"
 EVERYTHING = INSTALLED / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-TIME_SERVER = INSTALLED / ".venv-time" / "bin" / "mcp-server-time"
+TIME_SERVER = INSTALLED / ".venv-pypi" / "bin" / "mcp-server-time"
 
 
 def three_servers() -> dict[str, dict[str, Any]]:

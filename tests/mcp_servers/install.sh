@@ -4,13 +4,13 @@
 #                   Inspector CLI that tests/mcp_front drives llmproc-mcp with, and pyright, which
 #                   tests/core/test_types.py runs on the packages (npm ci, pinned by package-lock.json;
 #                   versions that run on Node 20: inspector 0.15.0 is the last)
-#   .venv-time/     the PyPI mcp-server-time in a virtualenv of its own: it pins its own mcp, which
-#                   must not replace the one llmproc is tested with
+#   .venv-pypi/     the PyPI servers mcp-server-time and mcp-server-git in a virtualenv of their
+#                   own: they pin their own mcp, which must not replace the one llmproc is tested with
 # Without npm the Node servers are skipped with a warning; their tests then skip and say why.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
-time_version="2026.10.19"
+pypi_servers=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19")
 
 if command -v npm >/dev/null 2>&1; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
@@ -18,8 +18,12 @@ else
   echo "install.sh: npm not found; skipping server-everything, server-filesystem, the inspector and pyright" >&2
 fi
 
-if [ ! -x "$here/.venv-time/bin/mcp-server-time" ] || \
-   ! "$here/.venv-time/bin/python" -m pip show mcp-server-time 2>/dev/null | grep -qx "Version: $time_version"; then
-  "$python" -m venv --clear "$here/.venv-time"
-  "$here/.venv-time/bin/python" -m pip install --quiet --disable-pip-version-check "mcp-server-time==$time_version"
-fi
+venv="$here/.venv-pypi"
+installed="$("$venv/bin/python" -m pip freeze 2>/dev/null || true)"
+for pin in "${pypi_servers[@]}"; do
+  if ! grep -qx "$pin" <<<"$installed"; then
+    "$python" -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pypi_servers[@]}"
+    break
+  fi
+done

@@ -28,7 +28,8 @@ INSTALLED = ROOT / "tests" / "mcp_servers"
 NPM_SCOPE = INSTALLED / "node_modules" / "@modelcontextprotocol"
 EVERYTHING_JS = NPM_SCOPE / "server-everything" / "dist" / "index.js"
 FILESYSTEM_JS = NPM_SCOPE / "server-filesystem" / "dist" / "index.js"
-TIME_SERVER = INSTALLED / ".venv-time" / "bin" / "mcp-server-time"
+TIME_SERVER = INSTALLED / ".venv-pypi" / "bin" / "mcp-server-time"
+GIT_SERVER = INSTALLED / ".venv-pypi" / "bin" / "mcp-server-git"
 NODE = shutil.which("node")
 HOW = "run tests/mcp_servers/install.sh"
 
@@ -38,7 +39,7 @@ needs_node_servers = pytest.mark.skipif(
     (NODE is None or not EVERYTHING_JS.is_file() or not FILESYSTEM_JS.is_file()) and not IN_CI,
     reason=f"node or the npm servers server-everything/server-filesystem are not installed: {HOW}")
 needs_time_server = pytest.mark.skipif(
-    not TIME_SERVER.is_file() and not IN_CI,
+    not (TIME_SERVER.is_file() and GIT_SERVER.is_file()) and not IN_CI,
     reason=f"mcp-server-time is not installed in its own virtualenv: {HOW}")
 
 

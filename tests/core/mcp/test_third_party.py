@@ -1,17 +1,24 @@
-"""Real third-party servers as users run them: mcp-server-time (PyPI, in its own virtualenv,
-speaking the 2026 protocol), and the npm servers (2025 protocol) beyond what test_process covers."""
+"""Real third-party servers as users run them: mcp-server-time and mcp-server-git (PyPI, in a
+virtualenv of their own, speaking the 2026 protocol), and the npm servers (2025 protocol) beyond
+what test_process covers."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import anyio
+import pytest
+
+from llmproc import LLMProgram
+from llmproc.testing import FakeLLMServer, Reply, ToolUse
 
 from llmproc.tools.base import SimpleToolContext
 from llmproc.tools.mcp import McpServers, StdioSpec
 
-from .conftest import TIME_SERVER, everything_spec, filesystem_spec, needs_node_servers, needs_time_server
+from .conftest import GIT_SERVER, TIME_SERVER, everything_spec, filesystem_spec, needs_node_servers, needs_time_server
 
 CTX = SimpleToolContext()
 
@@ -33,6 +40,44 @@ async def test_mcp_server_time_from_its_own_virtualenv() -> None:
             assert bad.is_error and "Mars/Olympus" in bad.content
     finally:
         await servers.aclose()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@needs_time_server
+@pytest.mark.skipif(shutil.which("git") is None, reason="mcp-server-git needs the git command")
+async def test_a_process_commits_with_mcp_server_git(fake_llm: FakeLLMServer, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "tests@example.com")
+    git(repo, "config", "user.name", "Tests")
+    (repo / "notes.txt").write_text("first\n")
+    program = LLMProgram.from_dict({
+        "model": {"name": "claude-sonnet-5-5", "provider": "anthropic", "base_url": fake_llm.anthropic_base_url},
+        "mcp": {"servers": {"git": {"command": str(GIT_SERVER), "args": ["--repository", str(repo)]}}},
+        "tools": {"mcp": {"git": ["git_status", "git_add", "git_commit", "git_log"]}},
+    })
+    here = {"repo_path": str(repo)}
+    fake_llm.add(Reply(tool_calls=[ToolUse("git__git_status", here, id="s")]),
+                 Reply(tool_calls=[ToolUse("git__git_add", {**here, "files": ["notes.txt"]}, id="a")]),
+                 Reply(tool_calls=[ToolUse("git__git_commit", {**here, "message": "Add notes"}, id="c")]),
+                 Reply(tool_calls=[ToolUse("git__git_log", {**here, "max_count": 5}, id="l"),
+                                   ToolUse("git__git_status", {"repo_path": str(tmp_path)}, id="x")]),
+                 Reply(text="Committed."))
+    with anyio.fail_after(60):
+        async with await program.start(cwd=tmp_path) as process:
+            result = await process.run("Commit notes.txt.")
+    assert result.answer == "Committed."
+    assert git(repo, "log", "--format=%s") == "Add notes\n"  # the commit really happened
+    outputs = {call.id: call for call in result.tool_calls}
+    assert "notes.txt" in outputs["s"].content and not outputs["s"].is_error
+    assert "Message: Add notes" in outputs["l"].content
+    assert outputs["x"].is_error and "outside the allowed repository" in outputs["x"].content
 
 
 @needs_node_servers
