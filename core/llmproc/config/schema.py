@@ -133,6 +133,8 @@ class McpSection(Strict):
     config_path: str | None = Field(default=None, description="mcpServers JSON file (Claude Desktop / .mcp.json format).")
     servers: dict[str, StdioServer | HttpServer] = {}
     call_timeout_s: PositiveFloat = 60.0
+    resources: bool = Field(default=False, description="Offer the servers' resources to the model through "
+                            "the tools list_mcp_resources and read_mcp_resource.")
 
 
 class LinkedProgramEntry(Strict):

@@ -7,7 +7,7 @@
     python our_server.py --stubborn             # ignores SIGTERM and outlives its stdin
 
 Its tools cover what a client meets: text, structured content, images, tool errors, slow calls,
-progress notifications, a tool list that changes, a crash, helper processes, and names no provider accepts as they are.
+progress notifications, a tool list that changes, resources, a crash, helper processes, and names no provider accepts as they are.
 Logs go to stderr; a stdio server must never print to stdout.
 """
 
@@ -139,6 +139,18 @@ def build(token: str | None, port: int) -> MCPServer:
     def long() -> str:
         """A tool whose name is too long for the providers."""
         return "long"
+
+    @server.resource("our://notes", name="notes", description="The team's notes.", mime_type="text/plain")
+    def notes() -> str:
+        return "buy milk\ncall Bob\n"
+
+    @server.resource("our://greeting/{who}", name="greeting", description="A greeting for someone.")
+    def greeting(who: str) -> str:
+        return f"Hello, {who}!"
+
+    @server.resource("our://picture.png", name="picture", mime_type="image/png")
+    def picture_resource() -> bytes:
+        return tiny_png()
 
     @server.custom_route("/health", methods=["GET"])
     async def health(request):  # noqa: ANN001, ARG001

@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -54,6 +55,7 @@ CLOSE_TIMEOUT_S = EXIT_GRACE_S + TERM_GRACE_S + REAP_TIMEOUT_S + 2.0
 CANCEL_GRACE_S = REAP_TIMEOUT_S + 1.0
 CRASH_SETTLE_S = 0.5  # after a crash, time to collect the exit code and the last stderr lines
 MAX_TOOL_PAGES = 100  # tools/list pages: a server that paginates forever cannot hang a start
+T = TypeVar("T")
 LISTEN_ERA = "2026-07-28"  # from this protocol version on, change events come by subscriptions/listen
 CLIENT_INFO = types.Implementation(name="llmproc", version="0.1.0")
 
@@ -116,28 +118,39 @@ class McpConnection:
 
     async def call(self, tool: str, arguments: dict[str, Any],
                    progress: ProgressReporter | None = None) -> ToolOutput:
+        callback = _progress_callback(progress) if progress else None
+        result = await self.request(tool, lambda client: client.call_tool(tool, arguments,
+                                                                          progress_callback=callback))
+        return result if isinstance(result, ToolOutput) else to_output(result)
+
+    async def request(self, what: str, send: Callable[[Client], Awaitable[T]]) -> T | ToolOutput:
+        """`send(client)` to the running server (started again if it died), within the call
+        timeout. Every failure comes back as an error ToolOutput naming `what` and the server."""
         try:
             inc = await self._running()
         except MCPServerError as exc:
             return ToolOutput(f"MCP server {self.name!r} is not available: {exc}", is_error=True)
         assert inc.client is not None
-        callback = _progress_callback(progress) if progress else None
-        result: types.CallToolResult | None = None
+        client = inc.client
         with anyio.move_on_after(self.call_timeout_s):
             try:
-                result = await inc.client.call_tool(tool, arguments, progress_callback=callback)
+                return await send(client)
             except MCPError as err:
                 if _connection_lost(err):
-                    return await self._lost(inc, tool, err.message)
-                return ToolOutput(f"MCP server {self.name!r} rejected the call to {tool}: {err.message} "
+                    return await self._lost(inc, what, err.message)
+                return ToolOutput(f"MCP server {self.name!r} rejected the call to {what}: {err.message} "
                                   f"(JSON-RPC error {err.code})", is_error=True)
             except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, httpx2.HTTPError) as err:
-                return await self._lost(inc, tool, f"{type(err).__name__}: {err}")
-        if result is None:  # the timeout cancelled the call
-            return ToolOutput(f"{tool} (MCP server {self.name!r}) did not finish within "
-                              f"{self.call_timeout_s:g} s and was cancelled; "
-                              "[mcp] call_timeout_s sets the limit", is_error=True)
-        return to_output(result)
+                return await self._lost(inc, what, f"{type(err).__name__}: {err}")
+        return ToolOutput(f"{what} (MCP server {self.name!r}) did not finish within "
+                          f"{self.call_timeout_s:g} s and was cancelled; "
+                          "[mcp] call_timeout_s sets the limit", is_error=True)
+
+    @property
+    def offers_resources(self) -> bool:
+        inc = self._current
+        capabilities = inc.client.server_capabilities if inc and inc.client else None
+        return bool(capabilities and capabilities.resources)
 
     async def aclose(self) -> None:
         """Stop the server; bounded by CLOSE_TIMEOUT_S + CANCEL_GRACE_S. Calls after this fail."""

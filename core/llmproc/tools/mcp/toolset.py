@@ -31,6 +31,7 @@ from llmproc.tools.base import Tool, ToolContext, ToolOutput, current_progress_r
 from llmproc.tools.mcp.config import ServerSpec, program_servers
 from llmproc.tools.mcp.connection import DEFAULT_CALL_TIMEOUT_S, START_TIMEOUT_S, McpConnection
 from llmproc.tools.mcp.names import assign_names
+from llmproc.tools.mcp.resources import resource_tools
 from llmproc.tools.mcp.results import input_schema
 from llmproc.tools.toolset import Toolset, aliased, combined, described, filtered
 
@@ -64,12 +65,13 @@ class McpTool(Tool):
 class McpServers:
     def __init__(self, specs: Mapping[str, ServerSpec], selection: Mapping[str, Selection], *,
                  call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S, start_timeout_s: float = START_TIMEOUT_S,
-                 program_path: Path | None = None):
+                 program_path: Path | None = None, resources: bool = False):
         self.connections = {name: McpConnection(spec, call_timeout_s=call_timeout_s,
                                                 start_timeout_s=start_timeout_s)
                             for name, spec in specs.items()}
         self.selection = dict(selection)
         self.program_path = program_path
+        self.resources = resources  # add list_mcp_resources / read_mcp_resource
         self._toolset: Toolset | None = None
         self.version = 0  # bumped when the toolset was rebuilt because a server changed its tools
         self._built_from: tuple[int, ...] = ()
@@ -79,6 +81,7 @@ class McpServers:
         """The servers named in the program's `[tools.mcp]` (not started)."""
         section = program.config.mcp
         options.setdefault("call_timeout_s", section.call_timeout_s if section else DEFAULT_CALL_TIMEOUT_S)
+        options.setdefault("resources", section.resources if section else False)
         return cls(program_servers(program), program.config.tools.mcp, program_path=program.path, **options)
 
     @property
@@ -179,4 +182,7 @@ class McpServers:
                 if isinstance(entry, McpToolEntry) and entry.alias:
                     aliases[shown] = entry.alias
             toolsets.append(aliased(described(filtered(ts, picked), descriptions), aliases))
+        if self.resources:
+            toolsets.append(Toolset(resource_tools({s: self.connections[s] for s in self.selection}),
+                                    label="MCP resources"))
         return combined(*toolsets, label="MCP servers")
