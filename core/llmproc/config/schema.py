@@ -125,6 +125,8 @@ class StdioServer(Strict):
 
 class HttpServer(Strict):
     url: str
+    type: Literal["http", "sse"] = Field(default="http", description="http: streamable HTTP; sse: the legacy "
+                                         "HTTP+SSE transport of older servers (url is their SSE endpoint).")
     headers: dict[str, str] = {}
     bearer_token_env: str | None = Field(default=None, description="Environment variable holding a bearer token.")
 

@@ -95,18 +95,20 @@ def free_port() -> int:
 class HttpServer:
     """Our server over streamable HTTP in a subprocess, which a test may kill and start again."""
 
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None, *, sse: bool = False):
         self.port = free_port()
         self.token = token
+        self.sse = sse  # the legacy HTTP+SSE transport instead of streamable HTTP
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
+        return f"http://127.0.0.1:{self.port}/{'sse' if self.sse else 'mcp'}"
 
     def start(self, timeout: float = 20.0) -> None:
         flags = ["--token", self.token] if self.token else []
-        self.process = subprocess.Popen([sys.executable, str(OUR_SERVER), "--http", str(self.port), *flags],
+        transport = "--sse" if self.sse else "--http"
+        self.process = subprocess.Popen([sys.executable, str(OUR_SERVER), transport, str(self.port), *flags],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

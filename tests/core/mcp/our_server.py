@@ -1,13 +1,15 @@
-"""A small MCP server for the MCP client tests, over stdio (default) or streamable HTTP.
+"""A small MCP server for the MCP client tests, over stdio (default), streamable HTTP or SSE.
 
     python our_server.py                        # stdio
     python our_server.py --http PORT [--token T] # streamable HTTP on 127.0.0.1:PORT/mcp (+ /health)
+    python our_server.py --sse PORT             # the legacy HTTP+SSE transport on 127.0.0.1:PORT/sse
     python our_server.py --fail-start           # writes to stderr and exits 2 before serving
     python our_server.py --hang-start           # never answers
     python our_server.py --stubborn             # ignores SIGTERM and outlives its stdin
 
 Its tools cover what a client meets: text, structured content, images, tool errors, slow calls,
-progress notifications, a tool list that changes, resources, a crash, helper processes, and names no provider accepts as they are.
+progress notifications, a tool list that changes, resources, a crash, helper processes, and
+names no provider accepts as they are.
 Logs go to stderr; a stdio server must never print to stdout.
 """
 
@@ -164,6 +166,7 @@ def build(token: str | None, port: int) -> MCPServer:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http", type=int, metavar="PORT")
+    parser.add_argument("--sse", type=int, metavar="PORT")
     parser.add_argument("--token")
     parser.add_argument("--fail-start", action="store_true")
     parser.add_argument("--hang-start", action="store_true")
@@ -178,7 +181,9 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         threading.Thread(target=time.sleep, args=(3600,)).start()  # not a daemon: outlives stdin
     server = build(args.token, args.http or 0)
-    if args.http:
+    if args.sse:
+        server.run("sse", host="127.0.0.1", port=args.sse)
+    elif args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.http, streamable_http_path="/mcp")
     else:
         server.run()

@@ -28,6 +28,7 @@ def test_the_claude_desktop_and_mcp_json_shapes(tmp_path: Path) -> None:
         "web": {"type": "http", "url": "https://mcp.example/mcp",
                 "headers": {"Authorization": "Bearer ${TOKEN}"}},
         "web2": {"url": "http://127.0.0.1:9/mcp", "bearer_token_env": "TOKEN"},
+        "old": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
     }})
     servers = read_mcp_file(path, ENV)
     files = servers["files"]
@@ -40,6 +41,8 @@ def test_the_claude_desktop_and_mcp_json_shapes(tmp_path: Path) -> None:
     web = servers["web"]
     assert isinstance(web, HttpSpec) and dict(web.headers) == {"Authorization": "Bearer t0k"}
     assert dict(servers["web2"].headers) == {"Authorization": "Bearer t0k"}  # type: ignore[union-attr]
+    assert not web.sse and servers["old"] == HttpSpec("old", "http://127.0.0.1:9/sse",
+                                                      source=f"{path}: mcpServers.old", sse=True)
 
 
 @pytest.mark.parametrize(("data", "key", "message"), [
@@ -49,8 +52,6 @@ def test_the_claude_desktop_and_mcp_json_shapes(tmp_path: Path) -> None:
     ({"mcpServers": {"a": {"args": ["x"]}}}, "mcpServers.a.command", "required"),
     ({"mcpServers": {"a": {"command": "x", "args": "--flag"}}}, "mcpServers.a.args", "list of strings"),
     ({"mcpServers": {"a": {"command": "x", "env": {"N": 1}}}}, "mcpServers.a.env", "object of strings"),
-    ({"mcpServers": {"a": {"type": "sse", "url": "http://x/sse"}}}, "mcpServers.a.type",
-     "SSE servers are not"),
     ({"mcpServers": {"a": {"type": "websocket"}}}, "mcpServers.a.type", "unknown server type"),
     ({"mcpServers": {"a": {"command": "x", "args": ["${NOPE}"]}}}, "mcpServers.a.args[0]", "NOPE is not set"),
     ({"mcpServers": {"a": {"url": "http://x", "bearer_token_env": "NOPE"}}}, "mcpServers.a.bearer_token_env",

@@ -10,6 +10,7 @@ import pytest
 
 from llmproc import LLMProgram
 from llmproc.errors import MCPServerError
+from llmproc.testing import FakeLLMServer, Reply, ToolUse
 from llmproc.tools.base import SimpleToolContext, reporting_progress
 from llmproc.tools.mcp import HttpSpec, McpConnection, McpServers
 
@@ -87,3 +88,26 @@ async def test_an_unreachable_url_fails_the_start() -> None:
         await conn.start()
     message = str(caught.value)
     assert f"cannot connect to {url}" in message and "mcp.json: mcpServers.nowhere" in message
+
+
+async def test_a_legacy_sse_server_works_like_any_other(fake_llm: FakeLLMServer, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    server = HttpServer(sse=True)
+    server.start()
+    try:
+        program = LLMProgram.from_dict({
+            "model": {"name": "claude-sonnet-5-5", "provider": "anthropic", "base_url": fake_llm.anthropic_base_url},
+            "mcp": {"servers": {"old": {"type": "sse", "url": server.url}}},
+            "tools": {"mcp": {"old": ["echo", "count"]}},
+        })
+        fake_llm.add(Reply(tool_calls=[ToolUse("old__echo", {"text": "over SSE"}, id="e"),
+                                       ToolUse("old__count", {"steps": 3}, id="c")]), Reply(text="Done."))
+        with anyio.fail_after(30):
+            async with await program.start(cwd=tmp_path) as process:
+                assert process.mcp_servers.connections["old"].spec.sse
+                result = await process.run("Echo.")
+    finally:
+        server.stop()
+    outputs = {call.id: call.content for call in result.tool_calls}
+    assert outputs == {"e": "over SSE", "c": "counted to 3"}

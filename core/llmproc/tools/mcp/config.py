@@ -58,6 +58,7 @@ class HttpSpec:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)  # secrets included: never log them
     source: str = ""
+    sse: bool = False  # the legacy HTTP+SSE transport (2024-11-05 servers) instead of streamable HTTP
 
     def describe(self) -> str:
         return self.url
@@ -108,11 +109,9 @@ def _from_json(name: str, entry: Any, path: Path, environ: Mapping[str, str]) ->
     if not isinstance(entry, dict):
         raise check.error("", "expected an object with 'command' (stdio) or 'url' (http)")
     kind = entry.get("type", "http" if "url" in entry else "stdio")
-    if kind == "sse":
-        raise check.error("type", "SSE servers are not supported; use the server's streamable HTTP endpoint")
-    if kind not in ("stdio", *_HTTP_TYPES):
-        raise check.error("type", f"unknown server type {kind!r}; use 'stdio' or 'http'")
-    is_http = kind in _HTTP_TYPES
+    if kind not in ("stdio", "sse", *_HTTP_TYPES):
+        raise check.error("type", f"unknown server type {kind!r}; use 'stdio', 'http' or 'sse'")
+    is_http = kind in _HTTP_TYPES or kind == "sse"
     ignored = sorted(set(entry) - (_HTTP_KEYS if is_http else _STDIO_KEYS))
     if ignored:
         log.warning("%s: %s: ignoring key(s) %s", path, key, ", ".join(ignored))
@@ -121,7 +120,7 @@ def _from_json(name: str, entry: Any, path: Path, environ: Mapping[str, str]) ->
         headers = check.str_map(entry, "headers")
         token_env = check.optional_str(entry, "bearer_token_env")
         return HttpSpec(name, check.expand(check.required_str(entry, "url"), "url"),
-                        _with_bearer(headers, token_env, check), source)
+                        _with_bearer(headers, token_env, check), source, sse=kind == "sse")
     cwd = check.optional_str(entry, "cwd")
     return StdioSpec(
         name,
@@ -141,7 +140,7 @@ def _inline(name: str, server: StdioServer | HttpServer, program: LLMProgram,
     if isinstance(server, HttpServer):
         headers = {k: check.expand(v, f"headers.{k}") for k, v in server.headers.items()}
         return HttpSpec(name, check.expand(server.url, "url"),
-                        _with_bearer(headers, server.bearer_token_env, check), source)
+                        _with_bearer(headers, server.bearer_token_env, check), source, sse=server.type == "sse")
     return StdioSpec(
         name,
         check.expand(server.command, "command"),

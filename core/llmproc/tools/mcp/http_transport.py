@@ -1,12 +1,14 @@
-"""Streamable HTTP transport: the SDK's client on an httpx2 client that carries our headers.
+"""HTTP transports: streamable HTTP, and the legacy HTTP+SSE of older servers (`type = "sse"`),
+each the SDK's client on an httpx2 client that carries our headers.
 
 Headers (a bearer token among them, read from the environment by `config`) go on the httpx2
 client, as mcp 2.x wants; they are never logged. Timeouts: HTTP_CONNECT_TIMEOUT_S bounds
 connecting and sending, HTTP_READ_TIMEOUT_S the silence on a response stream (a long tool call
 keeps its stream open; the call itself is bounded by the connection's call timeout).
 
-Shutdown: leaving the context ends the session with an HTTP DELETE (bounded by the connect
-timeout, so a dead server cannot hold it up) and closes the httpx2 client and its sockets.
+Shutdown: leaving the context ends a streamable HTTP session with an HTTP DELETE (bounded by
+the connect timeout, so a dead server cannot hold it up; SSE sessions end when their stream is
+closed) and closes the httpx2 client and its sockets.
 There is no process to stop: the server's life is not ours.
 """
 
@@ -17,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from llmproc.tools.mcp.config import HttpSpec
@@ -48,6 +51,15 @@ class HttpStatus:
 async def http_transport(spec: HttpSpec, status: HttpStatus | None = None) -> AsyncIterator[tuple[Any, Any]]:
     timeout = httpx2.Timeout(HTTP_CONNECT_TIMEOUT_S, read=HTTP_READ_TIMEOUT_S)
     hooks = {"response": [status.record]} if status is not None else {}
+    if spec.sse:
+        def client(headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None,
+                   auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
+            return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, event_hooks=hooks)
+
+        async with sse_client(spec.url, headers=dict(spec.headers), timeout=HTTP_CONNECT_TIMEOUT_S,
+                              sse_read_timeout=HTTP_READ_TIMEOUT_S, httpx_client_factory=client) as (read, write):
+            yield read, write
+        return
     async with httpx2.AsyncClient(headers=dict(spec.headers), timeout=timeout, event_hooks=hooks) as http:
         async with streamable_http_client(spec.url, http_client=http) as streams:
             yield streams
