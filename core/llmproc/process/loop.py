@@ -23,6 +23,7 @@ from llmproc.process.syscalls import check_cost, current_call
 from llmproc.providers.base import ModelRequest
 
 if TYPE_CHECKING:
+    from llmproc.tools.base import ToolOutput
     from llmproc.process.process import LLMProcess
 
 CANCELLED_RESULT = "cancelled: the run stopped before this tool finished"
@@ -93,34 +94,50 @@ class TurnLoop:
 
     async def _run_tools(self, calls: list[ToolCall]) -> None:
         self._pending = {}
+        # Calls run concurrently but finish in call order (fd ids, records, ToolEnd events), so
+        # that the same turn always numbers its fds the same way whatever finished first.
+        finished = [anyio.Event() for _ in calls]
 
-        async def one(call: ToolCall) -> None:
-            token = current_call.set(call)  # syscalls read which call they serve
-            self.process.emit(ToolStart(call))
-            started = time.perf_counter()
+        async def one(index: int, call: ToolCall) -> None:
             try:
-                output = await self.process.call_tool(call)
+                token = current_call.set(call)  # syscalls read which call they serve
+                self.process.emit(ToolStart(call))
+                started = time.perf_counter()
+                try:
+                    output = await self.process.run_tool(call)
+                finally:
+                    current_call.reset(token)
+                elapsed = time.perf_counter() - started
+                if index:
+                    try:
+                        await finished[index - 1].wait()
+                    except anyio.get_cancelled_exc_class():  # the turn stops: keep what this call produced
+                        self._finish_call(call, output, elapsed)
+                        raise
+                self._finish_call(call, output, elapsed)
             finally:
-                current_call.reset(token)
-            elapsed = time.perf_counter() - started
-            self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name,
-                                                images=output.images)
-            self.records.append(ToolCallRecord(call.id, call.name, call.arguments, output.content,
-                                               output.is_error, elapsed))
-            self.process.emit(ToolEnd(call, output.content, output.is_error, elapsed))
+                finished[index].set()
 
         if len(calls) == 1:  # the common case needs no task group
-            await one(calls[0])
+            await one(0, calls[0])
         else:
             async with anyio.create_task_group() as group:
-                for call in calls:
-                    group.start_soon(one, call)
+                for index, call in enumerate(calls):
+                    group.start_soon(one, index, call)
         rewritten = self.process.take_rewrite()
         if rewritten is not None:  # goto/exec replaced the history: this turn's results are void
             self.first_new = min(self.first_new, rewritten)
             self._pending = {}
             return
         self._append_results(calls)
+
+    def _finish_call(self, call: ToolCall, output: ToolOutput, elapsed: float) -> None:
+        output = self.process.store_long_output(call, output)
+        self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name,
+                                            images=output.images)
+        self.records.append(ToolCallRecord(call.id, call.name, call.arguments, output.content,
+                                           output.is_error, elapsed))
+        self.process.emit(ToolEnd(call, output.content, output.is_error, elapsed))
 
     def _append_results(self, calls: list[ToolCall]) -> None:
         results = tuple(self._pending.get(c.id) or self._cancelled(c) for c in calls)

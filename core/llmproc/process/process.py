@@ -179,11 +179,19 @@ class LLMProcess:
 
     # -- running -----------------------------------------------------------------------------
     async def call_tool(self, call: ToolCall) -> ToolOutput:
+        """Run a tool call; a long output comes back as a preview of the fd now holding it."""
+        return self.store_long_output(call, await self.run_tool(call))
+
+    async def run_tool(self, call: ToolCall) -> ToolOutput:
+        """Run a tool call, its progress reported as events; the output as the tool gave it."""
         def progress(done: float, total: float | None, message: str | None) -> None:
             self.emit(ToolProgress(call, done, total, message))
 
         with reporting_progress(progress):
-            output = await self.toolset.call(call.name, call.arguments, self.tool_context)
+            return await self.toolset.call(call.name, call.arguments, self.tool_context)
+
+    def store_long_output(self, call: ToolCall, output: ToolOutput) -> ToolOutput:
+        """With fds enabled, an output over max_direct_output_chars becomes an fd and its preview."""
         if self.fd_table is not None and not isinstance(output, FDView):
             content = offload_output(self.fd_table, output.content, source=f"output of {call.name}")
             if content is not output.content:

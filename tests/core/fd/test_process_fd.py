@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
+
 import pytest
 
 from llmproc import LLMProgram
@@ -75,6 +77,25 @@ async def test_long_tool_output_becomes_an_fd_and_the_model_sees_a_preview(tmp_p
     assert BIG[-146:] in last.content and "[page 38 of 38: the end of fd:1]" in last.content
     assert process.fd_table.ids == ["fd:1"]
     assert result.tool_calls[0].content == big.content  # records hold what the model saw
+
+
+@tool
+async def slow_dump(seconds: float) -> str:
+    """Wait, then return a long text."""
+    await anyio.sleep(seconds)
+    return BIG.replace("entry", f"slow{seconds}")
+
+
+async def test_concurrent_long_outputs_get_fds_in_call_order(tmp_path: Path) -> None:
+    provider = ScriptedProvider([Reply(tool_calls=[ToolUse("slow_dump", {"seconds": 0.2}, id="a"),
+                                                   ToolUse("slow_dump", {"seconds": 0}, id="b")]),
+                                 Reply(text="ok")])
+    process = await program().start(provider=provider, tools=[slow_dump], cwd=tmp_path)
+    await process.run("go")
+    assert process.fd_table.get("fd:1").content.startswith("slow0.2")  # the first call, though it ended last
+    assert process.fd_table.get("fd:2").content.startswith("slow0.0 ")
+    first, second = results(provider, 1)
+    assert "fd:1" in first.content and "fd:2" in second.content
 
 
 async def test_hints_name_the_fd_tools_by_their_aliases(tmp_path: Path) -> None:

@@ -166,6 +166,34 @@ async def test_cancelling_a_run_keeps_finished_tool_output() -> None:
     assert process.state.value == "idle"
 
 
+async def test_a_finished_call_behind_a_slow_one_keeps_its_output_when_cancelled() -> None:
+    process, _ = await start([Reply(tool_calls=[ToolUse("slow", {"seconds": 30, "label": "slow"}, id="s"),
+                                                ToolUse("slow", {"seconds": 0, "label": "fast"}, id="f")])])
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(process.run, "go")
+            while not any(m.tool_calls for m in process.history):
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)
+            group.cancel_scope.cancel()
+    slow_result, fast = process.history[-1].tool_results
+    assert slow_result.is_error and "cancelled" in slow_result.content
+    assert (fast.content, fast.is_error) == ("done fast", False)
+
+
+async def test_concurrent_calls_finish_in_call_order() -> None:
+    # The second call finishes first; records, ToolEnd events (and fd ids) still follow call order.
+    process, _ = await start([Reply(tool_calls=[ToolUse("slow", {"seconds": 0.2, "label": "a"}, id="a"),
+                                                ToolUse("slow", {"seconds": 0, "label": "b"}, id="b")]),
+                              Reply(text="ok")])
+    ended: list[str] = []
+    process.subscribe(lambda e: ended.append(e.call.id) if isinstance(e, ToolEnd) else None)
+    with anyio.fail_after(5):
+        result = await process.run("go")
+    assert [c.id for c in result.tool_calls] == ["a", "b"] == ended
+    assert result.tool_calls[1].duration_s < 0.1  # b's own time, not its wait for a
+
+
 async def test_provider_error_leaves_process_usable() -> None:
     process, provider = await start([HTTPError(500, "upstream broke")])
     with pytest.raises(ProviderError) as info:
