@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from llmproc.process.events import Event, ToolProgress, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.events import Event, ModelRetry, ToolProgress, ToolStart, TurnEnd, TurnStart, UsageUpdate
 
 if TYPE_CHECKING:
     from llmproc.process import LLMProcess
@@ -112,6 +112,10 @@ class Entry:
         if isinstance(event, TurnStart):
             self.turns = event.turn
             self.set_activity(f"turn {event.turn}: waiting for the model")
+        elif isinstance(event, ModelRetry):
+            status = f" ({event.status})" if event.status else ""
+            self.set_activity(f"turn {event.turn}: model call failed{status}, retry {event.attempt}/"
+                              f"{event.max_retries} in {event.delay_s:.1f} s")
         elif isinstance(event, ToolStart):
             self.set_activity(f"turn {self.turns}: {describe_call(event.call.name, event.call.arguments)}")
         elif isinstance(event, ToolProgress):

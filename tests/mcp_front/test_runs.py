@@ -237,6 +237,21 @@ async def test_bad_input_gets_errors_that_say_what_to_do(programs: Path, fake_ll
     assert two_ranges.is_error and "one kind of range" in text_of(two_ranges)
 
 
+async def test_progress_tells_of_model_retries(programs: Path, fake_llm: FakeLLMServer) -> None:
+    patient = (programs / "helper.toml").read_text().replace(
+        "max_retries = 0", "max_retries = 2\nretry_initial_delay_s = 0.6\nretry_max_delay_s = 0.6")
+    (programs / "patient.toml").write_text(patient)
+    fake_llm.add(HTTPError(529, "Overloaded"), Reply(text="made it"))
+    progress = Progress()
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs, progress_interval_s=0.2) as client:
+            result = await client.call_tool("run_program", {"program": "patient", "prompt": "go"},
+                                            progress_callback=progress)
+    assert first(result)["status"] == "done" and "made it" in text_of(result)
+    assert any(m.startswith("pid 1 turn 1: model call failed (529), retry 1/2 in ") for m in progress.messages), \
+        progress.messages
+
+
 async def test_programs_added_or_removed_while_serving_are_seen(programs: Path, fake_llm: FakeLLMServer) -> None:
     fake_llm.add(Reply(text="from the new program"))
     with anyio.fail_after(STEP_S):

@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from llmproc.process.events import Event, TextDelta, ToolEnd, ToolStart, UsageUpdate
+from llmproc.process.events import Event, ModelRetry, TextDelta, ToolEnd, ToolStart, UsageUpdate
 from llmproc.process.result import RunResult
 
 PREVIEW_CHARS = 120
@@ -53,6 +53,10 @@ class EventPrinter:
         elif isinstance(event, ToolEnd):
             mark = "✗" if event.is_error else "←"
             self._info(f"  {mark} {preview(event.content)}", fg="red" if event.is_error else "bright_black")
+        elif isinstance(event, ModelRetry):
+            status = f" ({event.status})" if event.status else ""
+            self._info(f"  model call failed{status}; retry {event.attempt}/{event.max_retries} "
+                       f"in {event.delay_s:.1f} s", fg="yellow")
         elif isinstance(event, UsageUpdate):
             pass  # shown once per run by `finish`
 

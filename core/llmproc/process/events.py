@@ -2,7 +2,7 @@
 
     unsubscribe = process.subscribe(lambda event: print(event))
 
-Order within a turn: TurnStart, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
+Order within a turn: TurnStart, ModelRetry for each retry of the model call, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
 when streaming), UsageUpdate, TurnEnd, then ToolStart/ToolEnd for each tool call the turn asked for,
 with any ToolProgress of that call between them.
 """
@@ -36,6 +36,18 @@ class UsageUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelRetry:
+    """The model call of `turn` failed with a transient error and is retried after `delay_s`."""
+
+    turn: int
+    attempt: int  # 1 for the first retry
+    max_retries: int
+    delay_s: float
+    status: int | None  # HTTP status; None for connection errors and dropped streams
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolStart:
     call: ToolCall
 
@@ -59,9 +71,9 @@ class ToolEnd:
     duration_s: float
 
 
-Event = Union[TurnStart, TurnEnd, UsageUpdate, ToolStart, ToolProgress, ToolEnd, TextDelta, ThinkingDelta,
+Event = Union[TurnStart, TurnEnd, UsageUpdate, ModelRetry, ToolStart, ToolProgress, ToolEnd, TextDelta, ThinkingDelta,
               ToolCallDelta]
 Subscriber = Callable[[Event], None]
 
-__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ToolStart", "ToolProgress", "ToolEnd", "TextDelta",
+__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ModelRetry", "ToolStart", "ToolProgress", "ToolEnd", "TextDelta",
            "ThinkingDelta", "ToolCallDelta", "Event", "Subscriber"]

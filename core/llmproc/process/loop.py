@@ -17,10 +17,11 @@ import anyio
 from llmproc.errors import BudgetExceeded
 from llmproc.messages import Message, TextPart, ToolCall, ToolResult, Usage
 from llmproc.pricing import cost_usd
-from llmproc.process.events import ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.events import ModelRetry, ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
 from llmproc.process.result import RunResult, ToolCallRecord
 from llmproc.process.syscalls import check_cost, current_call
 from llmproc.providers.base import ModelRequest
+from llmproc.providers.retry import RetryNotice, reporting_retries
 
 if TYPE_CHECKING:
     from llmproc.tools.base import ToolOutput
@@ -51,7 +52,8 @@ class TurnLoop:
             self.turns += 1
             await proc.refresh_tools()
             proc.emit(TurnStart(self.turns))
-            response = await proc.provider.complete(self._request(), proc.emit if self.stream else None)
+            with reporting_retries(self._on_retry):
+                response = await proc.provider.complete(self._request(), proc.emit if self.stream else None)
             message = proc.append(response.message)
             self._account(response.usage)
             calls = message.tool_calls
@@ -130,6 +132,10 @@ class TurnLoop:
             self._pending = {}
             return
         self._append_results(calls)
+
+    def _on_retry(self, notice: RetryNotice) -> None:
+        self.process.emit(ModelRetry(self.turns, notice.attempt, notice.max_retries, notice.delay_s,
+                                     notice.status, notice.error))
 
     def _finish_call(self, call: ToolCall, output: ToolOutput, elapsed: float) -> None:
         output = self.process.store_long_output(call, output)

@@ -14,14 +14,18 @@ retries, and it behaves the same on every provider:
 
 Retries are per model call: tools are run by the turn loop only after a call succeeded, so a
 retry never runs a tool twice, and a call that fails for good leaves the history as it was.
-`sleep` and `random` are injectable so tests do not wait for real.
+Each retry is logged and told to whoever listens (`reporting_retries`; the turn loop turns it
+into a `ModelRetry` event, so a waiting user sees why nothing happens). `sleep` and `random`
+are injectable so tests do not wait for real.
 """
 
 from __future__ import annotations
 
 import logging
 import random as _random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
@@ -32,7 +36,7 @@ from llmproc.providers.base import (
     ModelRequest, ModelResponse, OnEvent, Provider, ProviderSettings, StreamEvent,
 )
 
-__all__ = ["RetryPolicy", "RetryingProvider"]
+__all__ = ["RetryNotice", "RetryPolicy", "RetryingProvider", "reporting_retries"]
 
 log = logging.getLogger("llmproc.providers.retry")
 
@@ -57,6 +61,30 @@ class RetryPolicy:
 
 
 Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryNotice:
+    """A model call failed and will be tried again after `delay_s`."""
+
+    attempt: int  # 1 for the first retry
+    max_retries: int
+    delay_s: float
+    status: int | None  # HTTP status, None for connection errors and dropped streams
+    error: str
+
+
+_listener: ContextVar[Callable[[RetryNotice], None] | None] = ContextVar("llmproc_retry_listener", default=None)
+
+
+@contextmanager
+def reporting_retries(listener: Callable[[RetryNotice], None]) -> Iterator[None]:
+    """Call `listener` for each retry of the model calls made inside the block."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 class RetryingProvider:
@@ -87,9 +115,12 @@ class RetryingProvider:
                 delay, note = self._decide(error, retries, delivered)
                 if delay is None:
                     raise explain(error, model=request.model, note=note) from error
-                failure = str(error)
+                failure, status = str(error), error.status
             retries += 1
             log.warning("%s; retry %d/%d in %.2fs", failure, retries, self.policy.max_retries, delay)
+            listener = _listener.get()
+            if listener is not None:
+                listener(RetryNotice(retries, self.policy.max_retries, delay, status, failure))
             await self._sleep(delay)
 
     def _decide(self, error: ProviderError, retries: int, delivered: bool) -> tuple[float | None, str | None]:

@@ -16,6 +16,7 @@ from llmproc import LLMProgram
 from llmproc.errors import BudgetExceeded, ProviderError
 from llmproc.messages import ToolResult, Usage
 from llmproc.pricing import PRICES
+from llmproc.process.events import ModelRetry
 from llmproc.providers.retry import RetryingProvider
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 from llmproc.tools import tool
@@ -57,12 +58,17 @@ async def test_a_tool_runs_once_when_the_next_model_call_fails_twice(fake: FakeL
              HTTPError(529, "Overloaded"), HTTPError(500, "internal"), Reply(text="noted"))
     process = await program(fake).start(tools=[counter.tool()])
     assert isinstance(process.provider, RetryingProvider) and process.provider.policy.max_retries == 2
+    retries: list[ModelRetry] = []
+    process.subscribe(lambda e: retries.append(e) if isinstance(e, ModelRetry) else None)
     try:
         result = await process.run("note a")
     finally:
         await process.aclose()
     assert result.answer == "noted" and counter.calls == 1 and result.turns == 2
     assert len(fake.requests) == 4
+    # Each retry was told to subscribers (what llmproc-demo and llmproc-mcp's progress show).
+    assert [(r.turn, r.attempt, r.max_retries, r.status) for r in retries] == [(2, 1, 2, 529), (2, 2, 2, 500)]
+    assert "overloaded" in retries[0].error.lower() and retries[0].delay_s >= 0
     # The retried requests are the same request: one tool result, sent three times.
     assert fake.requests[1].raw_body == fake.requests[2].raw_body == fake.requests[3].raw_body
 
