@@ -186,6 +186,9 @@ class ProcessTable:
     async def _live(self, entry: Entry) -> LLMProcess:
         """The entry's process, restored from the store (or started afresh) after a restart or
         after it was closed for being idle."""
+        entry.last_used = time.monotonic()
+        if entry.process is not None:  # live: no lock, so an idle sweep never delays it
+            return entry.process
         async with self._restore_lock:
             entry.last_used = time.monotonic()
             if entry.process is None:
@@ -264,30 +267,35 @@ class ProcessTable:
                 await self.close_idle()
 
     async def close_idle(self) -> list[int]:
-        """Close the live processes idle for `idle_s` whose state is safely stored; their pids."""
-        closed = []
-        async with self._restore_lock:  # no restore (send, fork) meanwhile
-            now = time.monotonic()
-            for entry in sorted(self.entries.values(), key=lambda e: -e.pid):  # copies first
+        """Close the live processes idle for `idle_s` whose state is safely stored; their pids.
+        Decided under the restore lock (states saved and committed first), closed outside it."""
+        closing: list[tuple[Entry, LLMProcess]] = []
+        async with self._restore_lock:  # no restore (send, fork of a closed process) meanwhile
+            candidates = [e for e in sorted(self.entries.values(), key=lambda e: -e.pid) if self._idle(e)]
+            for entry in candidates:
+                if entry.status is not Status.KILLED:  # forks since the run changed it; killed: never restored
+                    self.persistence.save_process(entry.pid, entry.process)  # type: ignore[arg-type]
+            if candidates and not await self.persistence.flush():
+                log.warning("idle processes stay in memory: their states could not be stored")
+                return []
+            for entry in candidates:  # copies first, so a parent is checked after its copies left
                 process = entry.process
-                if (process is None or entry.status.active or entry.pins
-                        or now - entry.last_used < self.settings.idle_s
-                        or any(d.process is not None or d.status.active for d in self.descendants(entry))):
-                    continue
-                if entry.status is not Status.KILLED:  # a killed process is never restored
-                    self.persistence.save_process(entry.pid, process)  # forks since the run changed it
-                    if not await self.persistence.flush():
-                        log.warning("process %s stays in memory: its state could not be stored", entry.pid)
-                        continue
-                    if entry.process is not process or entry.status.active:  # used while we waited
-                        continue
-                entry.process = None
-                with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
-                    await process.aclose()
-                closed.append(entry.pid)
-        if closed:
-            log.info("closed idle processes %s (their states are stored)", closed)
-        return closed
+                if process is not None and self._idle(entry):  # not used while the states were written
+                    entry.process = None
+                    closing.append((entry, process))
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S):
+            async with anyio.create_task_group() as group:
+                for _entry, process in closing:
+                    group.start_soon(process.aclose)
+        if closing:
+            log.info("closed idle processes %s (their states are stored)", [e.pid for e, _ in closing])
+        return [e.pid for e, _ in closing]
+
+    def _idle(self, entry: Entry) -> bool:
+        """Live, not running, not in use, unused for idle_s, and no copy of it still live or running."""
+        return (entry.process is not None and not entry.status.active and not entry.pins
+                and time.monotonic() - entry.last_used >= self.settings.idle_s
+                and not any(d.process is not None or d.status.active for d in self.descendants(entry)))
 
     # -- stopping and waiting ----------------------------------------------------------------
     async def stop(self, entries: Sequence[Entry], why: Status) -> None:

@@ -4,9 +4,9 @@ Every status change of every process is a row write, and every finished run save
 state of the size of its history. Made on the event loop, these SQLite writes stall every
 other call the server is serving. Here `put` and `save` only queue the newest value per key
 (a row written twice before the thread gets to it is written once) and return; the thread
-commits what is queued in one transaction. `flush()` waits, off the loop, until everything
-queued before it is committed: the server calls it before it answers a tool call, so what a
-host was told survives a SIGKILL of the server right after.
+commits what is queued in one transaction. `flush()` waits until everything queued before it is
+committed, without blocking the loop or holding a worker thread (the writer wakes it): the server
+calls it before it answers a tool call, so what a host was told survives a SIGKILL right after.
 
 A write that fails is logged with what was lost and never raised into a run: a full disk must
 not fail the processes (persist.py has the same rule).
@@ -14,11 +14,12 @@ not fail the processes (persist.py has the same rule).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
 
-import anyio.to_thread
+import anyio
 from llmproc.store import SQLiteStore
 
 log = logging.getLogger("llmproc_mcp.writer")
@@ -36,7 +37,8 @@ class StoreWriter:
         self._changed = threading.Condition()
         self._queued = 0  # writes queued so far
         self._done = 0  # of those, how many the thread has finished (committed or given up)
-        self.failures = 0  # writes given up on, since the start
+        self.failed: set[Key] = set()  # keys whose latest write failed (until one succeeds)
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, anyio.Event]] = []
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="llmproc-mcp-store-writer", daemon=True)
         self._thread.start()
@@ -63,12 +65,18 @@ class StoreWriter:
             return self._changed.wait_for(lambda: self._done >= target, timeout_s)
 
     async def flush(self) -> bool:
-        """Wait (off the loop) for what was queued; False if a write failed or the wait timed out."""
-        failures = self.failures
-        if self._done < self._queued:  # the common case after a read-only call: no thread hop
-            if not await anyio.to_thread.run_sync(self.wait_written):
-                return False
-        return self.failures == failures
+        """Wait until what was queued before this call is written. True if it all is and no key's
+        latest write failed; False after a failure (conservative) or FLUSH_TIMEOUT_S."""
+        done = anyio.Event()
+        with self._changed:
+            target = self._queued
+            if self._done < target:
+                self._waiters.append((target, asyncio.get_running_loop(), done))
+            else:
+                done.set()
+        with anyio.move_on_after(FLUSH_TIMEOUT_S):
+            await done.wait()
+        return done.is_set() and not self.failed
 
     def close(self) -> None:
         """Write what is queued, stop the thread, close the store."""
@@ -93,12 +101,20 @@ class StoreWriter:
             with self._changed:
                 self._done = upto
                 self._changed.notify_all()
+                woken = [w for w in self._waiters if w[0] <= upto]
+                self._waiters = [w for w in self._waiters if w[0] > upto]
+            for _, loop, event in woken:
+                try:
+                    loop.call_soon_threadsafe(event.set)
+                except RuntimeError:  # that loop is closed: nobody waits any more
+                    pass
 
     def _write(self, batch: dict[Key, dict[str, Any]]) -> None:
         try:
             with self.store.batch():
                 for key, value in batch.items():
                     self._write_one(key, value)
+            self.failed.difference_update(batch)
             return
         except Exception:  # one bad value must not sink the others: write them one by one
             log.warning("a batch of %d store writes failed; writing them one at a time", len(batch),
@@ -106,8 +122,9 @@ class StoreWriter:
         for key, value in batch.items():
             try:
                 self._write_one(key, value)
+                self.failed.discard(key)
             except Exception:
-                self.failures += 1
+                self.failed.add(key)
                 log.exception("could not write %s to the store %s", "/".join(key), self.store.path)
 
     def _write_one(self, key: Key, value: dict[str, Any]) -> None:

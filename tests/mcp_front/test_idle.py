@@ -93,3 +93,23 @@ def test_the_idle_setting() -> None:
     assert parse_args([]).idle_s == 600
     with pytest.raises(SettingsError, match="--idle"):
         parse_args(["--idle", "-1"])
+
+
+async def test_closing_a_slow_process_does_not_hold_up_the_others(
+        programs: Path, fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    # A server that ignores the end of its stdin and SIGTERM takes seconds to stop; closing the
+    # idle process that owns it must not delay a send to another process meanwhile.
+    (programs / "stubborn.toml").write_text(program_toml(
+        fake_llm, extra=f'\n[mcp.servers.our]\ncommand = "{sys.executable}"\nargs = ["{OUR_SERVER}", "--stubborn"]\n'
+                        '\n[tools.mcp]\nour = ["echo"]\n'))
+    fake_llm.add(Reply(text="slow to close"), Reply(text="busy one"), Reply(text="answered meanwhile"))
+    async with table_for(programs, tmp_path / "state", idle_s=IDLE_S) as table:
+        slow = table.start("stubborn", "one")
+        assert await table.wait([slow], STEP_S)
+        busy = table.start("helper", "two")
+        assert await table.wait([busy], STEP_S)
+        await closed_soon(table, slow.pid)  # detached; its server is still being stopped
+        started = anyio.current_time()
+        await table.send(busy.pid, "three")
+        assert await table.wait([busy], STEP_S) and busy.answer == "answered meanwhile"
+        assert anyio.current_time() - started < 1.5

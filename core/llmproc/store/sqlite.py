@@ -171,7 +171,12 @@ class SQLiteStore:
                 if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
                     db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:  # e.g. disk full while writing the log: leave no transaction open
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
     # -- saved processes ---------------------------------------------------------------------
     def save(self, name: str, state: dict[str, Any]) -> None:
