@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import stat
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from llmproc.providers.base import ModelRequest, ModelResponse, OnEvent, Provider
 
 log = logging.getLogger("llmproc_mcp.programs")
+RACY_S = 2.0  # a folder listing this close to the folder's last change is made again next time
 CLIENTS_PER_PROGRAM = 8  # measured: 100 concurrent runs are ~20% faster than with one shared client
 
 
@@ -37,7 +39,7 @@ class ProgramRegistry:
     def __init__(self, roots: Iterable[Path]):
         self.roots = tuple(Path(r).resolve() for r in roots)
         self._cache: dict[Path, tuple[int, LLMProgram]] = {}
-        self._listings: dict[Path, tuple[int, list[Path]]] = {}
+        self._listings: dict[Path, tuple[int, float, list[Path]]] = {}  # mtime, listed at, files
         # (id(program), slot) -> (program, client); the program is held so its id stays unique
         self._providers: dict[tuple[int, int], tuple[LLMProgram, Provider]] = {}
         self._turns = itertools.count()
@@ -59,7 +61,9 @@ class ProgramRegistry:
 
     def _listing(self, root: Path) -> list[Path] | None:
         """The folder's *.toml files, listed again only when the folder changed (a file added,
-        removed or renamed changes its modification time): every run resolves its program."""
+        removed or renamed changes its modification time): every run resolves its program. A
+        listing made within RACY_S of the last change is not trusted: on file systems with coarse
+        timestamps a file added in the same tick leaves the time unchanged."""
         try:
             info = root.stat()
         except OSError:
@@ -68,9 +72,9 @@ class ProgramRegistry:
             return None
         mtime = info.st_mtime_ns
         cached = self._listings.get(root)
-        if cached is None or cached[0] != mtime:
-            cached = self._listings[root] = (mtime, sorted(root.glob("*.toml")))
-        return cached[1]
+        if cached is None or cached[0] != mtime or cached[1] - mtime / 1e9 < RACY_S:
+            cached = self._listings[root] = (mtime, time.time(), sorted(root.glob("*.toml")))
+        return cached[2]
 
     def resolve(self, ref: str) -> tuple[str, Path]:
         """(name, path) for a registered name or a .toml path inside a root; ToolError otherwise."""

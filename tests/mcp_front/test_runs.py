@@ -5,6 +5,7 @@ continue, kill, the concurrency limit, and the errors a host gets for bad input.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import anyio
 from llmproc.messages import Usage
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
+
+from llmproc_mcp.programs import ProgramRegistry
 
 from .conftest import STEP_S, Progress, first, in_memory, text_of
 
@@ -264,3 +267,13 @@ async def test_programs_added_or_removed_while_serving_are_seen(programs: Path, 
     assert before.is_error and "unknown program 'newcomer'" in text_of(before)
     assert first(after)["status"] == "done" and "from the new program" in text_of(after)
     assert gone.is_error and "unknown program 'newcomer'" in text_of(gone)
+
+
+def test_a_program_added_in_the_same_timestamp_tick_is_seen(programs: Path) -> None:
+    # On file systems with coarse timestamps, adding a file may leave the folder's time as it was.
+    registry = ProgramRegistry([programs])
+    tick = os.stat(programs).st_mtime_ns
+    assert "late" not in registry.names()
+    (programs / "late.toml").write_text((programs / "helper.toml").read_text())
+    os.utime(programs, ns=(tick, tick))  # the same tick as the listing just made
+    assert "late" in registry.names()

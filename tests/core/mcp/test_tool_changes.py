@@ -14,9 +14,13 @@ import pytest
 
 from llmproc import LLMProgram
 from llmproc.testing import FakeLLMServer, Reply, ToolUse
-from llmproc.tools.mcp import McpServers
+from llmproc.tools.base import SimpleToolContext
+from llmproc.tools.mcp import McpServers, StdioSpec
 
 from .conftest import OUR_SERVER, HttpServer, everything_spec, needs_node_servers
+
+
+CTX = SimpleToolContext()
 
 
 def program(fake: FakeLLMServer, server: dict[str, Any], selection: Any = "all") -> LLMProgram:
@@ -104,3 +108,27 @@ async def test_a_2025_era_server_announces_changes_by_notification() -> None:
         toolset = await servers.refresh()
         assert not connection._current.tools_stale  # re-listed
         assert {t.name for t in connection.tools} >= names and len(toolset) == len(connection.tools)
+
+
+async def test_a_server_that_is_down_keeps_its_tools_while_another_changes(tmp_path: Path) -> None:
+    # Server a crashes and its restart fails (its wrapper refuses to start while the marker
+    # exists); meanwhile server b changes its tools. a's tools must stay listed, and work again
+    # once a can start.
+    marker = tmp_path / "down"
+    wrapper = tmp_path / "a.py"
+    wrapper.write_text("import os, runpy, sys\n"
+                       f"if os.path.exists({str(marker)!r}): sys.exit('a is down')\n"
+                       f"sys.argv = [{str(OUR_SERVER)!r}]\nrunpy.run_path({str(OUR_SERVER)!r}, run_name='__main__')\n")
+    specs = {"a": StdioSpec("a", sys.executable, (str(wrapper),)),
+             "b": StdioSpec("b", sys.executable, (str(OUR_SERVER),))}
+    with anyio.fail_after(60):
+        async with McpServers(specs, {"a": ["echo", "crash"], "b": "all"}) as servers:
+            marker.write_text("")
+            await servers.toolset.call("a__crash", {}, CTX)
+            down = await servers.toolset.call("a__echo", {"text": "x"}, CTX)
+            assert down.is_error and "a is down" in down.content
+            await servers.toolset.call("b__learn", {"name": "greet"}, CTX)
+            toolset = await servers.refresh()
+            assert {"a__echo", "a__crash", "b__greet"} <= set(toolset.names)
+            marker.unlink()
+            assert (await toolset.call("a__echo", {"text": "back"}, CTX)).content == "back"

@@ -56,6 +56,7 @@ CANCEL_GRACE_S = REAP_TIMEOUT_S + 1.0
 CRASH_SETTLE_S = 0.5  # after a crash, time to collect the exit code and the last stderr lines
 MAX_TOOL_PAGES = 100  # tools/list pages: a server that paginates forever cannot hang a start
 T = TypeVar("T")
+LISTEN_RETRY_S, LISTEN_RETRY_MAX_S = 1.0, 30.0  # opening a lost subscriptions/listen stream again
 LISTEN_ERA = "2026-07-28"  # from this protocol version on, change events come by subscriptions/listen
 CLIENT_INFO = types.Implementation(name="llmproc", version="0.1.0")
 
@@ -91,13 +92,15 @@ class McpConnection:
         self.start_timeout_s = start_timeout_s
         self.restarts = 0
         self.tools_version = 0  # bumped whenever the tool list was replaced by a different one
+        self._tools: list[types.Tool] = []  # the last list the server gave, kept across restarts
         self._current: _Incarnation | None = None
         self._lock = anyio.Lock()  # one start at a time
         self._closed = False
 
     @property
     def tools(self) -> list[types.Tool]:
-        return self._current.tools if self._current else []
+        """The server's tools as last listed (also while it is down or restarting)."""
+        return self._tools
 
     @property
     def connected(self) -> bool:
@@ -114,7 +117,8 @@ class McpConnection:
         async with self._lock:
             if self._current is None:
                 self._current = await self._start_incarnation()
-            return self._current.tools
+                self._tools = self._current.tools
+            return self._tools
 
     async def call(self, tool: str, arguments: dict[str, Any],
                    progress: ProgressReporter | None = None) -> ToolOutput:
@@ -170,15 +174,13 @@ class McpConnection:
                                      command=self.spec.describe())
             inc = self._current
             if inc is None or inc.ended.is_set():
-                previous_tools = inc.tools if inc is not None else None
                 if inc is not None:
                     await _retire(inc)
                     self.restarts += 1
                     log.info("restarting MCP server %r (restart %d)", self.name, self.restarts)
                 self._current = None
                 self._current = inc = await self._start_incarnation()
-                if previous_tools is not None and inc.tools != previous_tools:  # restarted as another version
-                    self.tools_version += 1
+                self._replace_tools(inc.tools)  # it may have come back as another version
             return inc
 
     async def _start_incarnation(self) -> _Incarnation:
@@ -232,28 +234,46 @@ class McpConnection:
         if inc is None or not inc.tools_stale or inc.client is None or inc.ended.is_set():
             return False
         inc.tools_stale = False
+        listed = False
         try:
             with anyio.fail_after(self.start_timeout_s):
-                tools = await _list_tools(inc.client)
+                inc.tools = await _list_tools(inc.client)
+            listed = True
         except Exception as exc:
             log.warning("MCP server %r announced new tools but listing them failed: %r", self.name, exc)
             return False
-        if tools == inc.tools:
+        finally:
+            if not listed:  # failed or cancelled: the change still waits to be picked up
+                inc.tools_stale = True
+        return self._replace_tools(inc.tools)
+
+    def _replace_tools(self, tools: list[types.Tool]) -> bool:
+        if tools == self._tools:
             return False
-        inc.tools = tools
+        if self._tools:
+            log.info("MCP server %r changed its tools: %s", self.name, ", ".join(t.name for t in tools))
+        self._tools = tools
         self.tools_version += 1
-        log.info("MCP server %r changed its tools: %s", self.name, ", ".join(t.name for t in tools))
         return True
 
     async def _listen_for_tool_changes(self, inc: _Incarnation, client: Client) -> None:
         """Servers of the 2026-07-28 protocol announce changes on a `subscriptions/listen` stream
-        (earlier ones send notifications, see `_on_message`). Losing the stream only loses updates."""
-        try:
-            async with client.listen(tools_list_changed=True) as changes:
-                async for _ in changes:
-                    inc.tools_stale = True
-        except Exception as exc:
-            log.debug("MCP server %r: no more tool-change events (%r)", self.name, exc)
+        (earlier ones send notifications, see `_on_message`). A dropped stream is opened again,
+        with a re-list after it (changes are not replayed); this ends when the connection does."""
+        delay = LISTEN_RETRY_S
+        while not inc.stop.is_set():
+            try:
+                async with client.listen(tools_list_changed=True) as changes:
+                    delay = LISTEN_RETRY_S
+                    async for _ in changes:
+                        inc.tools_stale = True
+            except Exception as exc:
+                log.debug("MCP server %r: tool-change stream lost (%r); listening again in %g s",
+                          self.name, exc, delay)
+            inc.tools_stale = True  # whatever changed while nobody listened
+            with anyio.move_on_after(delay):
+                await inc.stop.wait()
+            delay = min(delay * 2, LISTEN_RETRY_MAX_S)
 
     def _transport(self, inc: _Incarnation) -> AbstractAsyncContextManager[Any]:
         spec = self.spec
