@@ -157,3 +157,11 @@ def test_cli_prints_the_provider_error_with_advice(fake: FakeLLMServer, tmp_path
     failed = llmproc_cli(tmp_path, fake, MODEL)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert "HTTP 401" in failed.stderr and "set ANTHROPIC_API_KEY to a valid key" in failed.stderr
+
+
+def test_cli_says_when_it_retries(fake: FakeLLMServer, tmp_path: Path) -> None:
+    fake.add(HTTPError(529, "Overloaded"), Reply(text="after a retry"))
+    done = llmproc_cli(tmp_path, fake, MODEL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "after a retry"  # stdout carries only the answer
+    assert "model call failed (529); retry 1/1 in " in done.stderr
