@@ -92,9 +92,9 @@ class LLMProcess:
 
         `tools` adds Python tools (see `llmproc.tools.tool`) to the program's enabled ones.
         """
-        provider, local, prompt, mcp_servers = await _runtime(program, provider, tools, include_env)
-        process = cls(program, provider, _with_mcp(local, mcp_servers), system_prompt=prompt,
-                      cwd=Path(cwd) if cwd else None, parent=parent)
+        provider, local, toolset, prompt, mcp_servers = await _runtime(program, provider, tools, include_env)
+        process = cls(program, provider, toolset, system_prompt=prompt, cwd=Path(cwd) if cwd else None,
+                      parent=parent)
         process.mcp_servers = mcp_servers
         process._show_tools_of(local, mcp_servers)
         return process
@@ -272,8 +272,8 @@ class LLMProcess:
         child = LLMProcess(self.program, self.provider, self.toolset, system_prompt=self.system_prompt,
                            cwd=self.cwd, parent=self)
         child._owns_provider = False
-        child._show_tools_of(self._local_tools, self._tool_servers)
-        child._tools_version = self._tools_version
+        child._local_tools, child._tool_servers = self._local_tools, self._tool_servers
+        child._tools_version = self._tools_version  # the toolset it got is the parent's current one
         child._next_id = self._next_id
         self.children.append(child)
         return child
@@ -296,8 +296,7 @@ class LLMProcess:
 
     async def replace_program(self, program: LLMProgram) -> None:
         """exec: become `program` (prompt, tools, model); the pid and the fd table stay."""
-        provider, local, prompt, mcp_servers = await _runtime(program, None, (), True)
-        toolset = _with_mcp(local, mcp_servers)
+        provider, local, toolset, prompt, mcp_servers = await _runtime(program, None, (), True)
         old_provider, owned, old_mcp = self.provider, self._owns_provider, self.mcp_servers
         self.program, self.provider, self.toolset = program, provider, toolset
         self._show_tools_of(local, mcp_servers)
@@ -344,36 +343,33 @@ class LLMProcess:
 
 
 async def _runtime(program: LLMProgram, provider: Provider | None, tools: Sequence[Tool],
-                   include_env: bool) -> tuple[Provider, Toolset, str, McpServers | None]:
-    """What running `program` takes: its provider client, its local tools, its MCP servers
-    (started concurrently; `aclose()` stops them) and its system prompt. For create() and exec."""
+                   include_env: bool) -> tuple[Provider, Toolset, Toolset, str, McpServers | None]:
+    """What running `program` takes: its provider client, its local tools and all its tools (MCP
+    servers' included), its system prompt and its MCP servers (started concurrently; `aclose()`
+    stops them). For create() and exec."""
     from llmproc.process.tooling import build_toolset
     from llmproc.providers.registry import create_provider, settings_for
 
-    toolset = build_toolset(program)
+    local = build_toolset(program)
     if tools:
-        toolset = combined(toolset, Toolset(tools, label="tools passed to start()"))
+        local = combined(local, Toolset(tools, label="tools passed to start()"))
     if provider is None:
         provider = create_provider(settings_for(program))
     prompt = program.enriched_system_prompt(include_env=include_env)
     for warning in prompt.warnings:
         log.warning("%s", warning)
-    mcp_servers = None
+    toolset, mcp_servers = local, None
     if program.config.tools.mcp:
         from llmproc.tools.mcp import McpServers
 
         mcp_servers = McpServers.from_program(program)
         try:
-            combined(toolset, await mcp_servers.start())  # names must not collide
+            toolset = combined(local, await mcp_servers.start())
         except BaseException:
             await mcp_servers.aclose()
             await provider.aclose()  # nothing else will close it: the process never existed
             raise
-    return provider, toolset, prompt.text, mcp_servers
-
-
-def _with_mcp(local: Toolset, servers: McpServers | None) -> Toolset:
-    return combined(local, servers.toolset) if servers is not None else local
+    return provider, local, toolset, prompt.text, mcp_servers
 
 
 __all__ = ["LLMProcess", "ProcessState", "ProcessCancelled"]

@@ -150,9 +150,14 @@ async def test_timeout_stops_a_slow_tool_and_keeps_history_consistent() -> None:
     assert result.call_id == "z" and result.is_error and "cancelled" in result.content
 
 
-async def test_cancelling_a_run_keeps_finished_tool_output() -> None:
-    process, _ = await start([Reply(tool_calls=[ToolUse("slow", {"seconds": 0, "label": "fast"}, id="f"),
-                                                ToolUse("slow", {"seconds": 30, "label": "slow"}, id="s")])])
+FAST = ToolUse("slow", {"seconds": 0, "label": "fast"}, id="f")
+SLOW = ToolUse("slow", {"seconds": 30, "label": "slow"}, id="s")
+
+
+@pytest.mark.parametrize("calls", [[FAST, SLOW], [SLOW, FAST]], ids=["fast-first", "fast-behind-slow"])
+async def test_cancelling_a_run_keeps_finished_tool_output(calls: list[ToolUse]) -> None:
+    # Results are kept in call order; a finished call waiting behind an unfinished one keeps its output.
+    process, _ = await start([Reply(tool_calls=calls)])
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
             group.start_soon(process.run, "go")
@@ -160,25 +165,11 @@ async def test_cancelling_a_run_keeps_finished_tool_output() -> None:
                 await anyio.sleep(0.01)
             await anyio.sleep(0.1)
             group.cancel_scope.cancel()
-    fast, slow_result = process.history[-1].tool_results
-    assert (fast.content, fast.is_error) == ("done fast", False)
-    assert slow_result.is_error and "cancelled" in slow_result.content
+    results = {r.call_id: r for r in process.history[-1].tool_results}
+    assert [r.call_id for r in process.history[-1].tool_results] == [c.id for c in calls]
+    assert (results["f"].content, results["f"].is_error) == ("done fast", False)
+    assert results["s"].is_error and "cancelled" in results["s"].content
     assert process.state.value == "idle"
-
-
-async def test_a_finished_call_behind_a_slow_one_keeps_its_output_when_cancelled() -> None:
-    process, _ = await start([Reply(tool_calls=[ToolUse("slow", {"seconds": 30, "label": "slow"}, id="s"),
-                                                ToolUse("slow", {"seconds": 0, "label": "fast"}, id="f")])])
-    with anyio.fail_after(5):
-        async with anyio.create_task_group() as group:
-            group.start_soon(process.run, "go")
-            while not any(m.tool_calls for m in process.history):
-                await anyio.sleep(0.01)
-            await anyio.sleep(0.1)
-            group.cancel_scope.cancel()
-    slow_result, fast = process.history[-1].tool_results
-    assert slow_result.is_error and "cancelled" in slow_result.content
-    assert (fast.content, fast.is_error) == ("done fast", False)
 
 
 async def test_concurrent_calls_finish_in_call_order() -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
-from typing import Literal, Optional
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, Optional
 
 import mcp_types as types
+from mcp import Client
 
 from llmproc.tools.base import Tool, ToolError, ToolOutput, tool
 from llmproc.tools.mcp.connection import McpConnection
@@ -68,34 +69,37 @@ async def _listing(connection: McpConnection) -> str:
     name = connection.name
     if not connection.offers_resources:
         return f"{name}: offers no resources"
-    resources: list[types.Resource] = []
-    templates: list[types.ResourceTemplate] = []
-    for kind in ("resources", "templates"):
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            if kind == "resources":
-                page = await connection.request(f"{LIST_NAME} {name}",
-                                                lambda client, c=cursor: client.list_resources(cursor=c))
-            else:
-                page = await connection.request(f"{LIST_NAME} {name} (templates)",
-                                                lambda client, c=cursor: client.list_resource_templates(cursor=c))
-            if isinstance(page, ToolOutput):
-                if kind == "templates":  # templates are optional: a server may not know the method
-                    break
-                raise ToolError(page.content)
-            if isinstance(page, types.ListResourcesResult):
-                resources.extend(page.resources)
-            else:
-                templates.extend(page.resource_templates)
-            cursor = page.next_cursor
-            if not cursor:
-                break
+    resources = await _all_pages(connection, f"{LIST_NAME} {name}",
+                                 lambda client, cursor: client.list_resources(cursor=cursor), "resources")
+    if isinstance(resources, ToolOutput):
+        raise ToolError(resources.content)
+    templates = await _all_pages(connection, f"{LIST_NAME} {name} (templates)",
+                                 lambda client, cursor: client.list_resource_templates(cursor=cursor),
+                                 "resource_templates")
+    if isinstance(templates, ToolOutput):  # optional: a server may not know the method
+        templates = []
     lines = [f"{name}: {len(resources)} resource{'s' if len(resources) != 1 else ''}"]
     lines += [_line(r.uri, r.name, r.mime_type, r.description) for r in resources]
     if templates:
         lines.append(f"{name}: {len(templates)} URI template{'s' if len(templates) != 1 else ''}")
         lines += [_line(t.uri_template, t.name, t.mime_type, t.description) for t in templates]
     return "\n".join(lines)
+
+
+async def _all_pages(connection: McpConnection, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]],
+                     field: str) -> list[Any] | ToolOutput:
+    """Every item of a paginated list request (at most MAX_PAGES pages), or the error."""
+    items: list[Any] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await connection.request(what, lambda client, c=cursor: fetch(client, c))
+        if isinstance(page, ToolOutput):
+            return page
+        items.extend(getattr(page, field))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return items
 
 
 def _line(uri: str, name: str, mime: str | None, description: str | None) -> str:
