@@ -47,6 +47,11 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_them() -> None:
     commands = [line for line in first.splitlines() if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
     assert commands[0].startswith("pip install") and "pytest" in commands[1]
+    # A fresh machine gets the versions the suite was run with, not whatever PyPI has today.
+    assert "-c constraints.txt" in commands[0]
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert {"anthropic", "openai", "mcp", "google-genai", "pytest"} <= set(pins)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "README.md" in ci and 'eval "$cmd"' in ci
 

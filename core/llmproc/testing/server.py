@@ -10,6 +10,10 @@ Each request to a model endpoint takes the next script item (FIFO) and gets it r
 the wire format of that endpoint (Anthropic, Vertex, OpenAI Chat / Responses, Gemini), as
 JSON or SSE. Token counting endpoints answer without taking an item. A request with no item
 left gets a 500 with `x-should-retry: false`, so SDKs fail at once instead of retrying.
+
+A `responder` decides replies from the request itself where a FIFO script cannot (a real MCP
+host as the client, whose side requests and order are its own): it gets each model request and
+returns the item to answer with, or None to take the next script item.
 Handlers run one thread per connection and no lock is held while a reply's delay elapses.
 """
 
@@ -19,7 +23,8 @@ import itertools
 import json
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmproc.testing import _routes
@@ -27,7 +32,7 @@ from llmproc.testing._http import Ending, HTTPServer, Outcome
 from llmproc.testing._wire import Context, dumps
 from llmproc.testing.script import HTTPError, Reply, ScriptItem
 
-__all__ = ["FakeLLMServer", "RecordedRequest"]
+__all__ = ["FakeLLMServer", "RecordedRequest", "Responder"]
 
 _DEFAULT_MODEL = "fake-model"
 _STOP_TIMEOUT_S = 5.0
@@ -50,8 +55,12 @@ class RecordedRequest:
     item: ScriptItem | None = field(default=None, repr=False)  # the script item it consumed
 
 
+Responder = Callable[[RecordedRequest], ScriptItem | None]
+
+
 class FakeLLMServer:
-    def __init__(self) -> None:
+    def __init__(self, responder: Responder | None = None) -> None:
+        self.responder = responder
         self._script: deque[ScriptItem] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -158,23 +167,22 @@ class FakeLLMServer:
         body = _parse(raw)
         found = _routes.route(path, body) if method == "POST" else None
         takes_item = found is not None and found.action == "reply"
+        request = RecordedRequest(
+            method,
+            path,
+            query,
+            headers,
+            body,
+            raw,
+            endpoint=found.endpoint if found else None,
+            model=found.model if found else None,
+            stream=found.stream if found else False,
+        )
+        answer = self.responder(request) if takes_item and self.responder is not None else None
         with self._lock:
-            item = self._script.popleft() if takes_item and self._script else None
+            item = answer or (self._script.popleft() if takes_item and self._script else None)
             index = len(self._requests)
-            self._requests.append(
-                RecordedRequest(
-                    method,
-                    path,
-                    query,
-                    headers,
-                    body,
-                    raw,
-                    endpoint=found.endpoint if found else None,
-                    model=found.model if found else None,
-                    stream=found.stream if found else False,
-                    item=item,
-                )
-            )
+            self._requests.append(replace(request, item=item))
         if found is None:
             return _json(
                 404,
