@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from llmproc_mcp.entry import Entry, Status, clip
 from llmproc_mcp.render import fd_text_result, processes_result, ps_result
+from llmproc_mcp.schemas import ProcessesResult
 from llmproc_mcp.table import ProcessTable
 
 log = logging.getLogger("llmproc_mcp.handlers")
@@ -31,6 +32,8 @@ log = logging.getLogger("llmproc_mcp.handlers")
 PROGRESS_CHARS = 199  # hosts show progress messages in one line
 MIN_PROGRESS_GAP_S = 0.5  # rapid activity changes are coalesced
 MAX_SPAWN_TASKS = 100
+# Advertised as outputSchema; the SDK checks every structured result against it.
+Processes = Annotated[CallToolResult, ProcessesResult]
 
 
 class Task(BaseModel):
@@ -97,7 +100,7 @@ async def run_program(
                                               ".toml path inside the program folders.")],
     prompt: Annotated[str, Field(description="The task for the process.")],
     ctx: Context,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     entry = table.start(program, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
@@ -107,7 +110,7 @@ async def spawn(
     tasks: Annotated[list[Task], Field(min_length=1, max_length=MAX_SPAWN_TASKS,
                                        description="The processes to start, each {program, prompt}.")],
     ctx: Context,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     for task in tasks:  # every program is checked before any process starts
         table.registry.resolve(task.program)
@@ -122,7 +125,7 @@ async def fork(
     pid: Annotated[int, Field(description="The process to copy; it must not be running.")],
     prompts: Annotated[list[str], Field(min_length=1, description="One prompt per copy.")],
     ctx: Context,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     copies = await table.fork(pid, prompts)
     return await _await(table, ctx, copies, table.settings.wait_s, owned=True,
@@ -159,7 +162,7 @@ async def send(
     pid: Annotated[int, Field(description="The process to continue.")],
     prompt: Annotated[str, Field(description="The next message to it.")],
     ctx: Context,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     entry = await table.send(pid, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
@@ -170,21 +173,21 @@ async def wait(
     ctx: Context,
     timeout_s: Annotated[float | None, Field(gt=0, description="Wait at most this long (default and maximum: "
                                                                "the server's bounded wait).")] = None,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     entries = [table.get(pid) for pid in dict.fromkeys(pids)]
     limit = table.settings.wait_s if timeout_s is None else min(timeout_s, table.settings.wait_s)
     return await _await(table, ctx, entries, limit, owned=False)
 
 
-async def ps(ctx: Context) -> CallToolResult:
+async def ps(ctx: Context) -> Processes:
     return ps_result(_table(ctx))
 
 
 async def kill(
     pid: Annotated[int, Field(description="The process to stop (its fork copies stop with it).")],
     ctx: Context,
-) -> CallToolResult:
+) -> Processes:
     table = _table(ctx)
     tree = await table.kill(pid)
     await table.flush()

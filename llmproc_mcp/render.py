@@ -1,4 +1,5 @@
-"""Results -> MCP content: one text block a model reads, and `structured_content` for programs.
+"""Results -> MCP content: the text a model reads, as the one text block and as the `text` of
+`structured_content` (hosts forward one or the other, see schemas.py), with fields for programs.
 
 Hosts cut long tool results, so the text of one call stays within `max_answer_chars`: answers
 are shown whole while they fit and otherwise as a preview of an fd, with a note saying how much
@@ -102,8 +103,12 @@ def processes_result(table: ProcessTable, entries: Sequence[Entry], *, waited_s:
         text, data = entry_block(table, entry, budget, waited_s)
         blocks.append(text)
         items.append(data)
-    return CallToolResult(content=[TextContent(type="text", text="\n\n".join(blocks))],
-                          structured_content={"processes": items})
+    return _result("\n\n".join(blocks), {"processes": items})
+
+
+def _result(text: str, data: dict[str, Any]) -> CallToolResult:
+    """Both parts carry the same text: whichever part a host forwards, its model reads all of it."""
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content={"text": text, **data})
 
 
 def ps_result(table: ProcessTable) -> CallToolResult:
@@ -119,10 +124,8 @@ def ps_result(table: ProcessTable) -> CallToolResult:
     intro = f"{len(entries)} processes{more}" if entries else "no processes yet"
     text = intro + ("\n" + "\n".join(rows) if entries else "")
     running = sum(1 for e in entries if e.status.active)
-    return CallToolResult(
-        content=[TextContent(type="text", text=text + f"\n{running} running or queued.")],
-        structured_content={"processes": [_structured(e, 0, e.answer_fd) for e in shown],
-                            "total": len(entries)})
+    return _result(text + f"\n{running} running or queued.",
+                   {"processes": [_structured(e, 0, e.answer_fd) for e in shown], "total": len(entries)})
 
 
 def fd_text_result(text: str) -> CallToolResult:

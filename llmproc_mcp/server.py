@@ -55,6 +55,14 @@ ANNOTATIONS = {
 }
 
 
+# What hosts show a person (without one they make "Read Fd" of the name).
+TITLES = {
+    "run_program": "Run an LLMProc program", "spawn": "Spawn processes", "fork": "Fork a process",
+    "read_fd": "Read a long answer (fd)", "send": "Continue a process", "wait": "Wait for processes",
+    "ps": "List processes", "kill": "Kill a process",
+}
+
+
 def _descriptions(settings: ServerSettings, registry: ProgramRegistry) -> dict[str, str]:
     names = sorted(registry.names())
     listed = ", ".join(names[:MAX_LISTED_PROGRAMS]) + (", ..." if len(names) > MAX_LISTED_PROGRAMS else "")
@@ -94,8 +102,8 @@ def build_server(settings: ServerSettings) -> MCPServer:
     server: MCPServer = MCPServer("llmproc", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan,
                                   log_level=settings.log_level)  # type: ignore[arg-type]
     for name, description in _descriptions(settings, registry).items():
-        server.add_tool(handlers.TOOLS[name], name=name, description=description,
-                        annotations=ANNOTATIONS[name], structured_output=False)
+        server.add_tool(handlers.TOOLS[name], name=name, title=TITLES[name], description=description,
+                        annotations=ANNOTATIONS[name])
 
     @server.custom_route("/health", methods=["GET"])
     async def health(_request: Any) -> Any:  # readiness probe; says nothing about processes

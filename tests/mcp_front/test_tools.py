@@ -20,11 +20,29 @@ async def test_tools_are_listed_with_short_descriptions(programs: Path) -> None:
     for tool in tools.values():
         assert tool.description and len(tool.description) < 2048, tool.name
         assert "ctx" not in tool.input_schema.get("properties", {}), tool.name
-    # The whole list stays small: hosts load it into every conversation.
-    total = sum(len(json.dumps(t.model_dump(by_alias=True, exclude_none=True))) for t in tools.values())
+    # What hosts give their model (name, description, input schema) stays small: it is in every
+    # conversation. Output schemas are for programs; the model APIs take no such field.
+    total = sum(len(json.dumps(t.model_dump(by_alias=True, exclude_none=True, exclude={"output_schema"})))
+                for t in tools.values())
     assert total < 12_000, total
+    # Hosts show titles, not names made readable ("Read Fd").
+    assert all(t.title and t.title[0].isupper() and t.title != t.name for t in tools.values())
     # The registered programs are named where a model chooses one.
     assert all(name in tools["run_program"].description for name in ("boss", "helper", "reader"))
+
+
+async def test_results_that_report_processes_declare_their_schema(programs: Path) -> None:
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            result = await client.call_tool("ps", {})
+    for name in EXPECTED - {"read_fd"}:  # read_fd returns text only: every host forwards it whole
+        schema = tools[name].output_schema
+        assert schema is not None and schema["required"] == ["text", "processes"], name
+    assert tools["read_fd"].output_schema is None
+    # The text the model reads is in both parts of the result, identical.
+    assert result.structured_content is not None
+    assert result.structured_content["text"] == result.content[0].text  # type: ignore[union-attr]
 
 
 async def test_annotations_are_honest(programs: Path) -> None:

@@ -36,6 +36,7 @@ class ScriptedReply(Strict):
     text: str | None = None
     tool_calls: list[ScriptedToolCall] = []
     thinking: str | None = None
+    delay: float = Field(default=0.0, ge=0, description="Seconds the reply takes (a slow model, offline).")
 
 
 class ModelSection(Strict):

@@ -32,7 +32,7 @@ def _reply_from_config(item: Any) -> Reply:
     if isinstance(item, str):
         return Reply(text=item)
     calls = [ToolUse(c.name, dict(c.arguments)) for c in item.tool_calls]
-    return Reply(text=item.text, tool_calls=calls, thinking=item.thinking)
+    return Reply(text=item.text, tool_calls=calls, thinking=item.thinking, delay=item.delay)
 
 
 class ScriptedProvider:

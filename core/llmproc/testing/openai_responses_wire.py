@@ -1,5 +1,8 @@
 """OpenAI Responses wire: output items (reasoning, message, function_call) and typed SSE events.
 
+A `function_call` carries the call's `namespace` when its `ToolUse` has one (the function of a
+`namespace` tool), in the JSON reply and in the stream's output_item.added/done and final response.
+
 Like the real API, a reasoning item carries `encrypted_content` (the reply's signature) only
 when the request asks for it with `include=["reasoning.encrypted_content"]`.
 """
@@ -65,16 +68,17 @@ def _items(reply: Reply, ctx: Context) -> list[JSON]:
     if reply.text is not None:
         items.append(_message(ctx, reply.text))
     for call in reply.tool_calls:
-        items.append(
-            {
-                "type": "function_call",
-                "id": ctx.new_id("fc_"),
-                "call_id": ctx.tool_id(call, "call_"),
-                "name": call.name,
-                "arguments": arguments_json(call.arguments),
-                "status": "completed",
-            }
-        )
+        function: JSON = {
+            "type": "function_call",
+            "id": ctx.new_id("fc_"),
+            "call_id": ctx.tool_id(call, "call_"),
+            "name": call.name,
+            "arguments": arguments_json(call.arguments),
+            "status": "completed",
+        }
+        if call.namespace is not None:
+            function["namespace"] = call.namespace
+        items.append(function)
     if not items:  # an empty answer is still one (empty) message
         items.append(_message(ctx, ""))
     return items

@@ -19,11 +19,18 @@ __all__ = ["HTTPError", "Reply", "ScriptItem", "ToolUse"]
 
 @dataclass(frozen=True)
 class ToolUse:
-    """A tool call the fake model makes. `id` is generated (toolu_/call_...) when None."""
+    """A tool call the fake model makes. `id` is generated (toolu_/call_...) when None.
+
+    `namespace` is the OpenAI Responses `namespace` of the function called (a host that offers
+    tools grouped in `{"type": "namespace", ...}` tools, as Codex does its MCP servers', accepts
+    a call only with it); it renders on the Responses `function_call` item and is ignored by the
+    other wires. None renders no `namespace` field.
+    """
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,31 @@ def test_stream_disconnect_raises_connection_error(fake: FakeLLMServer, gpt: ope
 def test_input_tokens_count(fake: FakeLLMServer, gpt: openai.OpenAI) -> None:
     assert gpt.responses.input_tokens.count(model=M, input="hello there").input_tokens > 0
     assert fake.remaining == [] and fake.requests[0].path == "/v1/responses/input_tokens"
+
+
+NAMESPACE_TOOLS = [
+    {
+        "type": "namespace",
+        "name": "mcp__llmproc",
+        "description": "Tools of the llmproc MCP server",
+        "tools": [{"type": "function", "name": "ps", "parameters": {"type": "object", "properties": {}}}],
+    }
+]
+
+
+def test_namespaced_function_call(fake: FakeLLMServer, gpt: openai.OpenAI) -> None:
+    """A call to a function of a `namespace` tool (as Codex offers MCP tools) carries the namespace
+    in the JSON reply, the stream's output items and its final response; without one, none."""
+    call = ToolUse("ps", {}, namespace="mcp__llmproc")
+    fake.add(Reply(tool_calls=[call]), Reply(tool_calls=[call]), Reply(tool_calls=[ToolUse("ps")]))
+    item = gpt.responses.create(model=M, input="q", tools=NAMESPACE_TOOLS).output[0]
+    assert item.type == "function_call" and (item.namespace, item.name) == ("mcp__llmproc", "ps")
+    with gpt.responses.stream(model=M, input="q", tools=NAMESPACE_TOOLS) as stream:
+        kinds = ("response.output_item.added", "response.output_item.done")
+        items = [e.item for e in stream if e.type in kinds]
+        final = stream.get_final_response()
+    assert [(i.type, getattr(i, "namespace", None)) for i in [*items, *final.output]] == [
+        ("function_call", "mcp__llmproc")
+    ] * 3
+    raw = gpt.responses.with_raw_response.create(model=M, input="q", tools=TOOLS).http_response.json()
+    assert raw["output"][0]["type"] == "function_call" and "namespace" not in raw["output"][0]
