@@ -17,9 +17,10 @@ from .conftest import HttpServer, server_args, server_env
 from .hosts.base import Host, McpServer
 from .hosts.claude_code import ClaudeCode
 from .hosts.codex import Codex
+from .hosts.gemini import Gemini
 from .hosts.scenario import DONE, ECHO_PROGRAM, SERVER_FLAGS, SLOW_PROGRAM, Scenario, standard_steps
 
-HOSTS: list[Host] = [ClaudeCode(), Codex()]
+HOSTS: list[Host] = [ClaudeCode(), Codex(), Gemini()]
 RUN_TIMEOUT_S = 180.0
 PROMPT = "Use the llmproc tools as the scenario says."
 
