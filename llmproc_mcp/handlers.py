@@ -12,25 +12,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from llmproc.errors import FDError
-from llmproc.fd import render as fd_render
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
-from llmproc_mcp.entry import Entry, Status, clip
-from llmproc_mcp.render import fd_text_result, processes_result, ps_result
 from llmproc_mcp.schemas import ProcessesResult
-from llmproc_mcp.table import ProcessTable
+
+# The engine is imported by startup.py in a worker thread, not by the handshake: these modules are
+# loaded by the time a call gets its table, so the imports in the functions below cost nothing.
+if TYPE_CHECKING:
+    from llmproc_mcp.entry import Entry
+    from llmproc_mcp.table import ProcessTable
 
 log = logging.getLogger("llmproc_mcp.handlers")
 
 PROGRESS_CHARS = 199  # hosts show progress messages in one line
 MIN_PROGRESS_GAP_S = 0.5  # rapid activity changes are coalesced
+RESULT_GAP_S = 0.1  # a result never follows a progress notification closer than this
 MAX_SPAWN_TASKS = 100
 # Advertised as outputSchema; the SDK checks every structured result against it.
 Processes = Annotated[CallToolResult, ProcessesResult]
@@ -42,11 +45,14 @@ class Task(BaseModel):
     prompt: Annotated[str, Field(description="The first message to the process.")]
 
 
-def _table(ctx: Context) -> ProcessTable:
-    return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
+async def _table(ctx: Context) -> ProcessTable:
+    """The process table, once the server has built it (startup.py)."""
+    return await ctx.request_context.lifespan_context.table()  # type: ignore[no-any-return]
 
 
 def progress_message(entries: Sequence[Entry]) -> str:
+    from llmproc_mcp.entry import clip
+
     if len(entries) == 1:
         e = entries[0]
         return clip(f"pid {e.pid} {e.activity}", PROGRESS_CHARS)
@@ -56,32 +62,56 @@ def progress_message(entries: Sequence[Entry]) -> str:
     return clip("; ".join([head, *parts]), PROGRESS_CHARS)
 
 
-async def _heartbeat(table: ProcessTable, ctx: Context, entries: Sequence[Entry]) -> None:
-    interval = table.settings.progress_interval_s
-    count = 0
-    while True:
-        count += 1  # progress must increase with every notification
-        try:
-            await ctx.report_progress(count, None, progress_message(entries))
-        except Exception:  # a client gone away must not end the run
-            log.debug("progress notification failed", exc_info=True)
-        sent = time.monotonic()
-        changed = table.watch(entries)
-        try:
-            with anyio.move_on_after(interval):
-                await changed.wait()
-        finally:
-            table.unwatch(entries, changed)
-        await anyio.sleep(max(0.0, min(MIN_PROGRESS_GAP_S, interval) - (time.monotonic() - sent)))
+class Heartbeat:
+    """The progress notifications of one call, sent only while the host can use them.
+
+    None in the first interval: a call that ends by then needs none, and a notification written
+    just before a result can reach the host after it, when its token is gone (Claude Code handles
+    notifications after responses and drops the connection on an unknown token). Then one at
+    least every interval and soon after any change of what the processes do. None once every
+    process has finished (the result is on its way), and `settle()` holds a result back until
+    the last notification is RESULT_GAP_S old. Without the caller's progress token the SDK sends
+    nothing.
+    """
+
+    def __init__(self, table: ProcessTable, ctx: Context, entries: Sequence[Entry]):
+        self.table, self.ctx, self.entries = table, ctx, entries
+        self.last_sent = float("-inf")
+
+    async def run(self) -> None:
+        interval = self.table.settings.progress_interval_s
+        await anyio.sleep(interval)
+        count = 0
+        while any(e.status.active for e in self.entries):
+            count += 1  # progress must increase with every notification
+            self.last_sent = time.monotonic()
+            try:
+                await self.ctx.report_progress(count, None, progress_message(self.entries))
+            except Exception:  # a client gone away must not end the run
+                log.debug("progress notification failed", exc_info=True)
+            changed = self.table.watch(self.entries)
+            try:
+                with anyio.move_on_after(interval):
+                    await changed.wait()
+            finally:
+                self.table.unwatch(self.entries, changed)
+            await anyio.sleep(max(0.0, min(MIN_PROGRESS_GAP_S, interval) - (time.monotonic() - self.last_sent)))
+
+    async def settle(self) -> None:
+        await anyio.sleep(max(0.0, RESULT_GAP_S - (time.monotonic() - self.last_sent)))
 
 
 async def _await(table: ProcessTable, ctx: Context, entries: Sequence[Entry], timeout_s: float, *,
                  owned: bool, intro: str = "") -> CallToolResult:
     """Wait for `entries` with progress; if the call is cancelled and `owned`, stop them."""
+    from llmproc_mcp.entry import Status
+    from llmproc_mcp.render import processes_result
+
     started = time.monotonic()
+    heartbeat = Heartbeat(table, ctx, entries)
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(_heartbeat, table, ctx, entries)
+            group.start_soon(heartbeat.run)
             await table.wait(entries, timeout_s)
             group.cancel_scope.cancel()
     except anyio.get_cancelled_exc_class():
@@ -91,6 +121,7 @@ async def _await(table: ProcessTable, ctx: Context, entries: Sequence[Entry], ti
         raise
     result = processes_result(table, entries, waited_s=time.monotonic() - started, intro=intro)
     await table.flush()  # what the host is told is in the store before it is told
+    await heartbeat.settle()
     return result
 
 
@@ -101,8 +132,8 @@ async def run_program(
     prompt: Annotated[str, Field(description="The task for the process.")],
     ctx: Context,
 ) -> Processes:
-    table = _table(ctx)
-    entry = table.start(program, prompt)
+    table = await _table(ctx)
+    entry = await table.start(program, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 
 
@@ -111,10 +142,12 @@ async def spawn(
                                        description="The processes to start, each {program, prompt}.")],
     ctx: Context,
 ) -> Processes:
-    table = _table(ctx)
+    from llmproc_mcp.render import processes_result
+
+    table = await _table(ctx)
     for task in tasks:  # every program is checked before any process starts
         table.registry.resolve(task.program)
-    entries = [table.start(task.program, task.prompt) for task in tasks]
+    entries = [await table.start(task.program, task.prompt) for task in tasks]
     pids = ", ".join(str(e.pid) for e in entries)
     await table.flush()
     return processes_result(table, entries, intro=f"Started {len(entries)} process(es): pids {pids}. "
@@ -126,7 +159,7 @@ async def fork(
     prompts: Annotated[list[str], Field(min_length=1, description="One prompt per copy.")],
     ctx: Context,
 ) -> Processes:
-    table = _table(ctx)
+    table = await _table(ctx)
     copies = await table.fork(pid, prompts)
     return await _await(table, ctx, copies, table.settings.wait_s, owned=True,
                         intro=f"Forked process {pid} into {len(copies)} copies.")
@@ -141,7 +174,11 @@ async def read_fd(
     start_char: Annotated[int | None, Field(ge=0, description="First character (from 0).")] = None,
     end_char: Annotated[int | None, Field(ge=1, description="Stop before this character.")] = None,
 ) -> CallToolResult:
-    table = _table(ctx).fds
+    from llmproc.fd import render as fd_render
+
+    from llmproc_mcp.render import fd_text_result
+
+    table = (await _table(ctx)).fds
     lines = start_line is not None or end_line is not None
     chars = start_char is not None or end_char is not None
     if (page is not None) + lines + chars > 1:
@@ -163,7 +200,7 @@ async def send(
     prompt: Annotated[str, Field(description="The next message to it.")],
     ctx: Context,
 ) -> Processes:
-    table = _table(ctx)
+    table = await _table(ctx)
     entry = await table.send(pid, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 
@@ -174,21 +211,25 @@ async def wait(
     timeout_s: Annotated[float | None, Field(gt=0, description="Wait at most this long (default and maximum: "
                                                                "the server's bounded wait).")] = None,
 ) -> Processes:
-    table = _table(ctx)
+    table = await _table(ctx)
     entries = [table.get(pid) for pid in dict.fromkeys(pids)]
     limit = table.settings.wait_s if timeout_s is None else min(timeout_s, table.settings.wait_s)
     return await _await(table, ctx, entries, limit, owned=False)
 
 
 async def ps(ctx: Context) -> Processes:
-    return ps_result(_table(ctx))
+    from llmproc_mcp.render import ps_result
+
+    return ps_result(await _table(ctx))
 
 
 async def kill(
     pid: Annotated[int, Field(description="The process to stop (its fork copies stop with it).")],
     ctx: Context,
 ) -> Processes:
-    table = _table(ctx)
+    from llmproc_mcp.render import processes_result
+
+    table = await _table(ctx)
     tree = await table.kill(pid)
     await table.flush()
     return processes_result(table, tree, intro=f"Killed {len(tree)} process(es).")
@@ -196,4 +237,4 @@ async def kill(
 
 TOOLS: dict[str, Any] = {f.__name__: f for f in (run_program, spawn, fork, read_fd, send, wait, ps, kill)}
 
-__all__ = ["TOOLS", "Task", "progress_message"]
+__all__ = ["TOOLS", "Heartbeat", "Task", "progress_message"]

@@ -21,16 +21,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import click
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ToolAnnotations
+from mcp.types import Tool, ToolAnnotations
 
 from llmproc_mcp import handlers
-from llmproc_mcp.persist import open_persistence
 from llmproc_mcp.programs import ProgramRegistry
 from llmproc_mcp.settings import ServerSettings, SettingsError, is_loopback, parse_args
-from llmproc_mcp.table import ProcessTable
+from llmproc_mcp.startup import WARM_AFTER_S, Startup
 
 log = logging.getLogger("llmproc_mcp")
 
@@ -91,16 +91,37 @@ def _descriptions(settings: ServerSettings, registry: ProgramRegistry) -> dict[s
     }
 
 
+class LLMProcServer(MCPServer):
+    """An MCPServer that starts building its process table once the host has listed the tools
+    (see startup.py): the handshake does not compete with the engine's start for the CPU."""
+
+    startup: Startup | None = None
+
+    async def list_tools(self) -> list[Tool]:
+        tools = await super().list_tools()
+        if self.startup is not None:
+            self.startup.begin()
+        return tools
+
+
 def build_server(settings: ServerSettings) -> MCPServer:
     registry = ProgramRegistry(settings.program_dirs)
 
     @asynccontextmanager
-    async def lifespan(_server: MCPServer) -> AsyncIterator[ProcessTable]:
-        async with ProcessTable(settings, registry, open_persistence(settings.state_dir)) as table:
-            yield table
+    async def lifespan(app: MCPServer) -> AsyncIterator[Startup]:
+        async with anyio.create_task_group() as group:
+            startup = Startup(settings, registry, group)
+            server.startup = startup
+            group.start_soon(startup.begin_after, WARM_AFTER_S)
+            try:
+                yield startup
+            finally:
+                server.startup = None
+                await startup.close()
+                group.cancel_scope.cancel()
 
-    server: MCPServer = MCPServer("llmproc", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan,
-                                  log_level=settings.log_level)  # type: ignore[arg-type]
+    server = LLMProcServer("llmproc", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan,
+                           log_level=settings.log_level)  # type: ignore[arg-type]
     for name, description in _descriptions(settings, registry).items():
         server.add_tool(handlers.TOOLS[name], name=name, title=TITLES[name], description=description,
                         annotations=ANNOTATIONS[name])

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
@@ -63,7 +63,9 @@ class ProcessTable:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        self._load()
+        stored = await anyio.to_thread.run_sync(  # a big table takes a while to read: not on the loop
+            lambda: (self.persistence.records("fd"), self.persistence.records("process")))
+        self._load(*stored)
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
         if self.settings.idle_s and self.persistence.durable:
             self._group.start_soon(self._close_idle_processes)
@@ -82,10 +84,10 @@ class ProcessTable:
         finally:
             self.persistence.close()
 
-    def _load(self) -> None:
-        for data in sorted(self.persistence.records("fd"), key=lambda d: _fd_number(d["id"])):
+    def _load(self, fds: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+        for data in sorted(fds, key=lambda d: _fd_number(d["id"])):
             self.fds.create(data["content"], source=data.get("source", ""), fd_id=data["id"])
-        for data in self.persistence.records("process"):
+        for data in rows:
             try:
                 entry = Entry.from_record(data)
             except (KeyError, TypeError, ValueError):
@@ -134,8 +136,8 @@ class ProcessTable:
             event.set()
 
     # -- starting runs -----------------------------------------------------------------------
-    def start(self, program_ref: str, prompt: str) -> Entry:
-        name, program = self.registry.load(program_ref)
+    async def start(self, program_ref: str, prompt: str) -> Entry:
+        name, program = await self.registry.aload(program_ref)
         entry = self._new_entry(name, str(program.path))
         self._schedule(entry, prompt, lambda: self._start(program))
         return entry
@@ -192,14 +194,14 @@ class ProcessTable:
         async with self._restore_lock:
             entry.last_used = time.monotonic()
             if entry.process is None:
-                _name, program = self.registry.load(entry.path)
-                provider = self.registry.provider_for(program)
+                _name, program = await self.registry.aload(entry.path)
+                provider = await self.registry.aprovider_for(program)
                 restored = await self.persistence.restore_process(entry.pid, program, provider)
                 entry.process = restored or await self._start(program)
             return entry.process
 
     async def _start(self, program: LLMProgram) -> LLMProcess:
-        return await program.start(cwd=self.settings.cwd, provider=self.registry.provider_for(program))
+        return await program.start(cwd=self.settings.cwd, provider=await self.registry.aprovider_for(program))
 
     def _schedule(self, entry: Entry, prompt: str, make: Callable) -> None:
         assert self._group is not None, "the table is not running (use `async with table:`)"

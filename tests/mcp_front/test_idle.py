@@ -45,7 +45,7 @@ async def test_an_idle_process_is_closed_with_its_mcp_server_and_send_restores_i
                         '\n[tools.mcp]\nour = ["echo"]\n'))
     fake_llm.add(Reply(text="first answer"), Reply(text="second answer"))
     async with table_for(programs, tmp_path / "state") as table:
-        entry = table.start("tooled", "remember the word plum")
+        entry = await table.start("tooled", "remember the word plum")
         assert await table.wait([entry], STEP_S) and entry.status is Status.DONE
         servers = [c.pid for c in entry.process.mcp_servers.connections.values()]
         assert servers and all(alive(pid) for pid in servers)
@@ -64,7 +64,7 @@ async def test_copies_are_closed_before_the_process_they_came_from(
         programs: Path, fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     fake_llm.add(Reply(text="parent"), Reply(text="copy", delay=1.0), Reply(text="copy again"))
     async with table_for(programs, tmp_path / "state") as table:
-        parent = table.start("helper", "start")
+        parent = await table.start("helper", "start")
         assert await table.wait([parent], STEP_S)
         [copy] = await table.fork(parent.pid, ["go on"])
         await anyio.sleep(IDLE_S * 2)  # the copy still runs: its parent stays, it lends its connections
@@ -82,7 +82,7 @@ async def test_without_a_store_or_with_idle_zero_nothing_is_closed(programs: Pat
     fake_llm.add(Reply(text="a"), Reply(text="b"))
     for table in (table_for(programs, None), table_for(programs, tmp_path / "state", idle_s=0)):
         async with table:
-            entry = table.start("helper", "hello")
+            entry = await table.start("helper", "hello")
             assert await table.wait([entry], STEP_S)
             await anyio.sleep(IDLE_S * 3)
             assert entry.process is not None
@@ -104,9 +104,9 @@ async def test_closing_a_slow_process_does_not_hold_up_the_others(
                         '\n[tools.mcp]\nour = ["echo"]\n'))
     fake_llm.add(Reply(text="slow to close"), Reply(text="busy one"), Reply(text="answered meanwhile"))
     async with table_for(programs, tmp_path / "state", idle_s=IDLE_S) as table:
-        slow = table.start("stubborn", "one")
+        slow = await table.start("stubborn", "one")
         assert await table.wait([slow], STEP_S)
-        busy = table.start("helper", "two")
+        busy = await table.start("helper", "two")
         assert await table.wait([busy], STEP_S)
         await closed_soon(table, slow.pid)  # detached; its server is still being stopped
         started = anyio.current_time()

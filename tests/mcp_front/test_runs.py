@@ -14,6 +14,7 @@ import anyio
 from llmproc.messages import Usage
 from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
+from llmproc_mcp import handlers
 from llmproc_mcp.programs import ProgramRegistry
 
 from .conftest import STEP_S, Progress, first, in_memory, text_of
@@ -55,6 +56,36 @@ async def test_progress_says_what_the_process_is_doing(programs: Path, fake_llm:
     marks = [started, *progress.times, ended]
     gaps = [b - a for a, b in itertools.pairwise(marks)]
     assert max(gaps) < 0.2 + 0.3, gaps  # never silent much longer than the interval
+
+
+async def test_a_call_that_ends_within_the_first_interval_sends_no_progress(
+        programs: Path, fake_llm: FakeLLMServer) -> None:
+    fake_llm.add(Reply(text="warm-up"), Reply(text="quick", delay=0.1), Reply(text="quick again"))
+    progress = Progress()
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs, progress_interval_s=2.0) as client:
+            await client.call_tool("run_program", {"program": "helper", "prompt": "load the SDK"})
+            result = await client.call_tool("run_program", {"program": "helper", "prompt": "go"},
+                                            progress_callback=progress)
+            again = await client.call_tool("send", {"pid": 2, "prompt": "again"}, progress_callback=progress)
+    assert first(result)["status"] == first(again)["status"] == "done"
+    assert progress.messages == []  # nothing that could reach the host after its result
+
+
+async def test_no_progress_races_the_result(programs: Path, fake_llm: FakeLLMServer) -> None:
+    # Replies end just after a notification would go out: the result is held back instead.
+    fake_llm.add(Reply(text="a", delay=0.21), Reply(text="b", delay=0.41), Reply(text="c", delay=0.62))
+    progress = Progress()
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs, progress_interval_s=0.2) as client:
+            for pid_prompt in ("one", "two", "three"):
+                before = len(progress.times)
+                await client.call_tool("run_program", {"program": "helper", "prompt": pid_prompt},
+                                       progress_callback=progress)
+                ended = time.monotonic()
+                if len(progress.times) > before:
+                    assert ended - progress.times[-1] >= handlers.RESULT_GAP_S - 0.01
+    assert progress.messages  # the slower runs did report progress
 
 
 async def test_bounded_wait_returns_running_then_wait_collects(programs: Path,

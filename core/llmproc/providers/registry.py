@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 from llmproc.errors import ProviderNotInstalled
@@ -65,6 +66,18 @@ def _given(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+def import_adapter(provider: str) -> ModuleType:
+    """The adapter module of `provider`, with its SDK: seconds of CPU on first use, so a server
+    calls this in a worker thread ahead of its first run (an import holds the importing thread)."""
+    entry = PROVIDERS[provider]
+    try:
+        return importlib.import_module(entry.module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in {"anthropic", "openai", "google", "httpx2"}:
+            raise ProviderNotInstalled(provider, entry.package, entry.extra) from exc
+        raise
+
+
 def create_provider(settings: ProviderSettings, *, shared_client: bool = True) -> Provider:
     """The adapter for `settings.provider`, wrapped in the one retry layer (`RetryingProvider`).
 
@@ -73,13 +86,7 @@ def create_provider(settings: ProviderSettings, *, shared_client: bool = True) -
     is, since its script is state.
     """
     entry = PROVIDERS[settings.provider]
-    try:
-        module = importlib.import_module(entry.module)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in {"anthropic", "openai", "google", "httpx2"}:
-            raise ProviderNotInstalled(settings.provider, entry.package, entry.extra) from exc
-        raise
-    factory = getattr(module, entry.factory)
+    factory = getattr(import_adapter(settings.provider), entry.factory)
     adapter: Provider = (shared.acquire(settings, lambda: factory(settings))
                          if shared_client and settings.provider != "scripted" else factory(settings))
     return RetryingProvider(adapter, RetryPolicy.from_settings(settings))
