@@ -3,7 +3,8 @@
 1. start-up: spawn to a completed initialize and tools/list over stdio (the 2025-11-25 handshake
    hosts use), `python -m llmproc_mcp` (programs folder, state store) versus a bare MCPServer
    with one tool started the same way (`python bare.py`). Rounds alternate between the two so
-   machine noise hits both alike. Target: ratio <= 1.5.
+   machine noise hits both alike. Target: ratio <= 1.0 and under 1 s (Codex CLI waits 1 s for
+   an optional server's tools before its first model request).
 2. load: N (default 100) concurrent `run_program` calls over streamable HTTP, each process's
    one model call answered by the fake provider server after a 200 ms delay. The ideal is the
    provider delay itself (every call fully concurrent, nothing else costs time). Target: wall
@@ -239,7 +240,8 @@ async def main(starts: int, calls: int, delay: float, rounds: int) -> None:
         queued, _, queued_answered, _ = await load(work, calls, delay, 1, 32)
     print(f"{'figure':<46}{'llmproc-mcp':>12}{'reference':>12}{'ratio':>8}{'target':>8}")
     print(f"{'start-up: spawn to initialize + tools/list':<46}{ours * 1e3:>10.0f}ms{bare * 1e3:>10.0f}ms"
-          f"{ours / bare:>8.2f}{'<=1.5':>8}")
+          f"{ours / bare:>8.2f}{'<=1.0':>8}")
+    print(f"  absolute: {ours * 1e3:.0f} ms from spawn (target < 1000 ms, Codex's start-up grace)")
     label = f"load: {calls} concurrent run_program (HTTP)"
     print(f"{label:<46}{wall * 1e3:>10.0f}ms{delay * 1e3:>10.0f}ms{wall / delay:>8.2f}{'<=1.5':>8}")
     print(f"{'  same calls, bare MCPServer tool sleeping':<46}{wall * 1e3:>10.0f}ms{floor * 1e3:>10.0f}ms"
