@@ -50,7 +50,8 @@ async def test_bounded_wait_cancellation_and_paging_over_stdio(
 
             with anyio.CancelScope() as scope:
                 async def cancel_on_spawn(p: float, t: float | None, message: str | None) -> None:
-                    if message and "spawn" in message:
+                    # once the helper's request is in (it takes the 30 s reply, not the next one)
+                    if message and "spawn" in message and len(fake_llm.requests) == 3:
                         scope.cancel()
                 await client.call_tool("run_program", {"program": "boss", "prompt": "go"},
                                        progress_callback=cancel_on_spawn)
