@@ -84,3 +84,19 @@ async def test_a_first_run_imports_no_sdk_on_the_event_loop(provider: str, fake_
     assert loaded, "the audit hook recorded nothing: the check itself is broken"
     on_loop = [name for name in loaded if name.startswith(SDK_PACKAGES)]
     assert not on_loop, f"imported on the event loop: {on_loop[:10]}"
+
+
+def test_the_handshake_imports_neither_the_engine_nor_an_sdk() -> None:
+    """What `initialize` and `tools/list` need is the MCP SDK and the tool signatures: the engine,
+    the store and the provider SDKs are loaded afterwards, in a worker thread (startup.py)."""
+    import subprocess
+
+    probe = ("import sys; from llmproc_mcp.server import build_server; from llmproc_mcp.settings import "
+             "ServerSettings; build_server(ServerSettings()); print(' '.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "mcp.server.mcpserver" in loaded  # the probe did build the server
+    heavy = {"llmproc.program", "llmproc.process", "llmproc.store", "llmproc_mcp.table", "anthropic", "openai",
+             "google.genai"}
+    assert not heavy & loaded, sorted(heavy & loaded)
