@@ -105,8 +105,9 @@ def test_readme_claude_mcp_add_runs_a_real_server_command() -> None:
 
     (line,) = [l for b in blocks(ROOT / "README.md", "sh") for l in b.splitlines() if l.startswith("claude mcp add")]
     words = shlex.split(line)
-    command = words[words.index("--") + 1:]
+    # Run in the checkout: "$PWD/claude-code" registers an absolute path, valid from every project.
+    command = [w.replace("$PWD", str(ROOT)) for w in words[words.index("--") + 1:]]
     assert command[0] == "llmproc-mcp"
     settings = parse_args(command[1:])
     assert settings.transport == "stdio"
-    assert all((ROOT / d).is_dir() for d in map(str, settings.program_dirs))
+    assert settings.program_dirs and all(d.is_absolute() and d.is_dir() for d in settings.program_dirs)
