@@ -74,7 +74,7 @@ def _configured(name: str) -> dict:
 async def test_the_configured_server_runs_the_coding_agent(source: str, fake_llm: FakeLLMServer,
                                                            tmp_path: Path) -> None:
     if source == "readme":
-        add = shlex.split(next(line for line in bash_lines() if line.startswith("claude mcp add llmproc")))
+        add = shlex.split(next(line for line in bash_lines() if line.startswith("claude mcp add --scope user llmproc")))
         command = add[add.index("--") + 1:]
         command = [c.replace("/path/to/llmproc", str(ROOT)) for c in command]
     else:
