@@ -28,8 +28,9 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Tool, ToolAnnotations
 
 from llmproc_mcp import handlers
+from llmproc_mcp.lifecycle import exit_now, serve_stdio, uvicorn_server, until_signal
 from llmproc_mcp.programs import ProgramRegistry
-from llmproc_mcp.settings import ServerSettings, SettingsError, is_loopback, parse_args
+from llmproc_mcp.settings import ServerSettings, SettingsError, check_program_dirs, is_loopback, parse_args
 from llmproc_mcp.startup import WARM_AFTER_S, Startup
 
 log = logging.getLogger("llmproc_mcp")
@@ -185,24 +186,35 @@ def http_app(server: MCPServer, settings: ServerSettings) -> Any:
     return BearerAuth(app, settings.token) if settings.token else app
 
 
+# -- running ----------------------------------------------------------------------------------------
 async def serve(settings: ServerSettings) -> None:
+    """Serve until stdin ends (stdio) or SIGINT/SIGTERM arrives, then close everything; after a
+    SIGINT, raises KeyboardInterrupt once closed."""
     server = build_server(settings)
-    if settings.transport == "stdio":
-        await server.run_stdio_async()
+    if sys.platform == "win32":  # no POSIX signals or descriptor juggling: the SDK's and uvicorn's own
+        await (server.run_stdio_async() if settings.transport == "stdio"
+               else uvicorn_server(http_app(server, settings), settings, stoppable=False).serve())
         return
-    import uvicorn
+    if settings.transport == "stdio":
+        serving = anyio.CancelScope()
 
-    # log_config=None: uvicorn logs through our stderr handler (its own config prints access lines to stdout)
-    config = uvicorn.Config(http_app(server, settings), host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), lifespan="on", log_config=None)
-    log.info("llmproc-mcp on http://%s:%s/mcp%s", settings.host, settings.port,
-             " (bearer token required)" if settings.token else "")
-    await uvicorn.Server(config).serve()
+        async def run_stdio() -> None:
+            with serving:
+                await serve_stdio(server)
+
+        await until_signal(run_stdio, lambda _signum: serving.cancel())
+        return
+    http = uvicorn_server(http_app(server, settings), settings, stoppable=True)
+    await until_signal(http.serve, http.stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `llmproc-mcp` command. Returns the exit code of a usage error; once the server has run,
+    it ends the process itself (0; 130 after SIGINT): everything is closed and flushed by then, and
+    the interpreter's own teardown of the engine's modules takes longer than hosts wait (150-300 ms)."""
     try:
         settings = parse_args(argv)
+        check_program_dirs(settings, argv)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -213,13 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import anyio
-
     try:
         anyio.run(serve, settings, backend_options={"use_uvloop": _has_uvloop()})
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    return EXIT_OK
+        exit_now(EXIT_INTERRUPTED)
+    exit_now(EXIT_OK)
 
 
 def _has_uvloop() -> bool:

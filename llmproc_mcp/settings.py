@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,7 @@ def _env(name: str) -> str:
 
 @click.command(name="llmproc-mcp", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--programs", "program_dirs", multiple=True, envvar=_env("PROGRAMS"),
-              type=click.Path(file_okay=False, path_type=Path),
+              type=click.Path(path_type=Path),  # a missing folder or a file: check_program_dirs
               help=f"Folder whose *.toml programs are registered by file name (repeatable; "
                    f"{_env('PROGRAMS')} takes folders separated by '{os.pathsep}').")
 @click.option("--http", "http", is_flag=True, envvar=_env("HTTP"),
@@ -144,6 +145,20 @@ def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_d
     )
 
 
+def check_program_dirs(settings: ServerSettings, argv: Sequence[str] | None = None) -> None:
+    """SettingsError for a program folder that does not exist or is a file. Checked when the
+    server starts (`main`), not by `parse_args`, which also reads commands written for other
+    machines (the docs' `/path/to/...`). `argv` tells whether the folders came from the flag or
+    from LLMPROC_MCP_PROGRAMS."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    from_flag = any(a == "--programs" or a.startswith("--programs=") for a in args)
+    source = "" if from_flag or not os.environ.get(_env("PROGRAMS")) else f" (set by {_env('PROGRAMS')})"
+    for folder in settings.program_dirs:
+        if not folder.is_dir():
+            problem = "not a folder" if folder.exists() else "no such folder"
+            raise SettingsError(f"--programs {folder}: {problem}{source}")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> ServerSettings:
     """Settings from flags and environment variables; raises SettingsError or click errors."""
     result = _command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
@@ -152,4 +167,5 @@ def parse_args(argv: Sequence[str] | None = None) -> ServerSettings:
     return result
 
 
-__all__ = ["ServerSettings", "SettingsError", "default_state_dir", "is_loopback", "parse_args"]
+__all__ = ["ServerSettings", "SettingsError", "check_program_dirs", "default_state_dir", "is_loopback",
+           "parse_args"]

@@ -76,13 +76,31 @@ class ProcessTable:
         try:
             await self.stop([e for e in self.entries.values() if e.status.active], Status.INTERRUPTED)
             await self._stack.aclose()  # every run has ended: the task group closes at once
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S):
-                for entry in sorted(self.entries.values(), key=lambda e: -e.pid):  # copies before parents
-                    if entry.process is not None:
-                        await entry.process.aclose()
-                await self.registry.aclose()
+            with anyio.CancelScope(shield=True):
+                await self.persistence.flush()  # the interrupted rows are stored before the slow part
+                with anyio.move_on_after(CLOSE_TIMEOUT_S):
+                    await self._close_processes()
+                    await self.registry.aclose()
         finally:
             self.persistence.close()
+
+    async def _close_processes(self) -> None:
+        """Close the live processes (their MCP servers stop), all at once but fork copies before the
+        processes they were copied from, since copies use their MCP connections."""
+        levels: dict[int, list[LLMProcess]] = {}
+        for entry in self.entries.values():
+            if entry.process is not None:
+                levels.setdefault(self._depth(entry), []).append(entry.process)
+        for depth in sorted(levels, reverse=True):
+            async with anyio.create_task_group() as group:
+                for process in levels[depth]:
+                    group.start_soon(_close, process)
+
+    def _depth(self, entry: Entry) -> int:
+        depth, parent = 0, entry.parent
+        while parent is not None and parent in self.entries:
+            depth, parent = depth + 1, self.entries[parent].parent
+        return depth
 
     def _load(self, fds: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
         for data in sorted(fds, key=lambda d: _fd_number(d["id"])):
@@ -353,6 +371,13 @@ class ProcessTable:
 
 async def _ready(process: LLMProcess) -> LLMProcess:
     return process
+
+
+async def _close(process: LLMProcess) -> None:
+    try:
+        await process.aclose()
+    except Exception:  # the others still close
+        log.exception("could not close a process cleanly")
 
 
 def _fd_number(fd_id: str) -> int:

@@ -69,3 +69,14 @@ def test_main_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--no-such-flag"]) == 2
     assert main(["--help"]) == 0
     assert "--programs" in capsys.readouterr().out
+
+
+def test_program_folders_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked when the server starts; parse_args alone also reads commands meant for another machine."""
+    a_file = tmp_path / "programs.toml"
+    a_file.write_text("")
+    assert parse_args(["--programs", str(tmp_path / "missing")]).program_dirs == (tmp_path / "missing",)
+    assert main(["--programs", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err == f"error: --programs {tmp_path / 'missing'}: no such folder\n"
+    assert main(["--programs", str(tmp_path), "--programs", str(a_file)]) == 2
+    assert capsys.readouterr().err == f"error: --programs {a_file}: not a folder\n"
