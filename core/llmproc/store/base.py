@@ -1,19 +1,29 @@
 """The store interface: saved process states by name, plus small records for front ends.
 
-`SQLiteStore` (sqlite.py) is the default; another backend implements `ProcessStore`. States are
+`SQLiteStore` (sqlite.py) is the default, `PostgresStore` (postgres.py) the shared one; another
+backend implements `ProcessStore`, and `open_store` (open.py) picks one from a path or URL. States are
 the dicts of `llmproc.store.state.snapshot()`; a store keeps them as given (JSON) and does not
 interpret them beyond the summary a listing shows. Records are small JSON dicts under
 (kind, key), for what a front end must keep next to the states (the MCP server's process
-table: pid -> program, status, parent, answer).
+table: pid -> program, status, parent, answer). Counters hand out ids that stay unique across
+every process and machine sharing the store (`allocate`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from functools import partial
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import anyio.to_thread
+
+T = TypeVar("T")
 
 # Names appear in shells and tables: printable, no path separators, bounded.
 MAX_NAME_CHARS = 200
+MAX_ID = 2**63 - 1  # both backends keep counters in a signed 64-bit integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,42 @@ class ProcessStore(Protocol):
 
     def delete_record(self, kind: str, key: str) -> bool: ...
 
+    def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
+        """Reserve `count` consecutive new ids of `counter` and return the first.
+
+        Atomic across every thread, process and machine sharing the store: an id is never
+        returned twice. The first allocation of a counter returns `at_least`; a later
+        `at_least` above the counter's next id moves it forward (pass max(existing id) + 1 when
+        adopting rows written before the counter existed). Inside `batch()` the reservation
+        commits with the batch: if the batch rolls back, so does the reservation, and its ids
+        may be handed out again.
+        """
+        ...
+
     def close(self) -> None: ...
+
+
+class AsyncTwins:
+    """The `a*` methods of a store: the same calls in a worker thread, for async code. A worker
+    thread is not the thread of an open `batch()`: do not await these inside one."""
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+    async def asave(self, name: str, state: dict[str, Any]) -> None:
+        await self._in_thread(self.save, name, state)  # type: ignore[attr-defined]
+
+    async def aload(self, name: str) -> dict[str, Any]:
+        return await self._in_thread(self.load, name)  # type: ignore[attr-defined]
+
+    async def alist(self) -> list[StoredProcess]:
+        return await self._in_thread(self.list)  # type: ignore[attr-defined]
+
+    async def adelete(self, name: str) -> None:
+        await self._in_thread(self.delete, name)  # type: ignore[attr-defined]
+
+    async def aallocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
+        return await self._in_thread(self.allocate, counter, count, at_least=at_least)  # type: ignore[attr-defined]
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -73,4 +118,30 @@ def check_name(name: object, what: str = "name") -> str:
     return name
 
 
-__all__ = ["MAX_NAME_CHARS", "ProcessStore", "StoredProcess", "check_name"]
+def check_record_key(kind: object, key: object) -> None:
+    for what, value in (("kind", kind), ("key", key)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"a record {what} must be a non-empty string, not {value!r}")
+
+
+def check_allocation(counter: object, count: object, at_least: object) -> None:
+    check_name(counter, "counter name")
+    for what, value, low in (("count", count, 1), ("at_least", at_least, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"allocate: {what} must be an integer >= {low}, not {value!r}")
+    if at_least + count > MAX_ID:  # type: ignore[operator]
+        raise ValueError(f"allocate: ids past {MAX_ID} do not fit the store")
+
+
+def dumps_json(value: Any, *, ascii_only: bool = False) -> str:
+    text = json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes of a tool's output)
+            text = json.dumps(value, separators=(",", ":"))  # \u escapes keep them exactly
+    return text
+
+
+__all__ = ["MAX_ID", "MAX_NAME_CHARS", "AsyncTwins", "ProcessStore", "StoredProcess", "check_allocation",
+           "check_name", "check_record_key", "dumps_json"]

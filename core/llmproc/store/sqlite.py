@@ -4,9 +4,10 @@
     store.save("notes", process.snapshot())
     process = await LLMProcess.restore(store.load("notes"))
 
-Where: `open_store(path_or_dir)` takes a file (`*.db`, `*.sqlite`, `*.sqlite3`, or an existing
+Where: `store_path(path_or_dir)` takes a file (`*.db`, `*.sqlite`, `*.sqlite3`, or an existing
 file) or a directory; default `$LLMPROC_STATE_DIR`, else `$XDG_STATE_HOME/llmproc`, else
-`~/.local/state/llmproc`, with the file `llmproc.db` in it.
+`~/.local/state/llmproc`, with the file `llmproc.db` in it. `open_store` (open.py) also takes
+`$LLMPROC_STORE` and PostgreSQL URLs.
 
 Why it survives crashes: each save is one SQL statement, hence one transaction; in WAL mode a
 transaction is either wholly in the log or not at all, so a writer killed mid-save (SIGKILL)
@@ -18,6 +19,9 @@ Concurrency: one connection per store object, guarded by a lock, so threads may 
 other processes (a CLI next to the MCP server) wait up to `BUSY_TIMEOUT_S` for a lock. Every call
 is short; the `a*` methods run it in a worker thread for async code; `batch()` commits many
 writes at once.
+
+Format: `PRAGMA user_version`. 1: processes, records. 2: + counters (`allocate`); a format-1
+file gains the table when it opens (CREATE IF NOT EXISTS is the whole migration).
 """
 
 from __future__ import annotations
@@ -28,22 +32,17 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
-
-import anyio.to_thread
+from typing import Any
 
 from llmproc.errors import NotFoundError, StateError, StoreError
-from llmproc.store.base import StoredProcess, check_name
+from llmproc.store.base import AsyncTwins, StoredProcess, check_allocation, check_name, check_record_key, dumps_json
 from llmproc.store.state import summary
 
-T = TypeVar("T")
-
 DB_NAME = "llmproc.db"
-STORE_FORMAT = 1  # PRAGMA user_version of the file; bump with a migration when tables change
+STORE_FORMAT = 2  # PRAGMA user_version of the file; bump with a migration when tables change
 BUSY_TIMEOUT_S = 10.0
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _NAMES_LISTED = 10
@@ -69,7 +68,12 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at REAL NOT NULL,
     PRIMARY KEY (kind, key)
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL  -- the next id to hand out
+);
 """
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 _SUMMARY_COLUMNS = "name, program, model, turns, messages, tokens, cost_usd, status, created_at, updated_at"
 
 
@@ -91,14 +95,10 @@ def store_path(path_or_dir: str | os.PathLike[str] | None = None) -> Path:
     return path / DB_NAME
 
 
-def open_store(path_or_dir: str | os.PathLike[str] | None = None, *, durable: bool = False) -> SQLiteStore:
-    """Open (creating if needed) the store file; see the module docstring for where it is."""
-    return SQLiteStore(store_path(path_or_dir), durable=durable)
-
-
-class SQLiteStore:
+class SQLiteStore(AsyncTwins):
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False):
         self.path = Path(path)
+        self.location = str(self.path)
         self._lock = threading.RLock()  # re-entrant: save() inside batch()
         try:
             # States hold conversations: keep the directory private to the user.
@@ -161,8 +161,8 @@ class SQLiteStore:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Every save, put_record and delete inside the block in one transaction (one commit):
-        all of them or none. The store is held by this thread until the block ends."""
+        """Every save, put_record, delete and allocate inside the block in one transaction (one
+        commit): all of them or none. The store is held by this thread until the block ends."""
         with self._db("writing a batch") as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -185,7 +185,7 @@ class SQLiteStore:
             raise StateError(f"cannot save {name!r}: a state is a dict (process.snapshot()), not {type(state).__name__}")
         info = summary(state)
         try:
-            text = _dumps(state)
+            text = dumps_json(state)
         except (TypeError, ValueError) as exc:
             raise StateError(f"cannot save {name!r}: the state is not JSON-serializable ({exc})") from None
         now = time.time()
@@ -233,8 +233,8 @@ class SQLiteStore:
 
     # -- records: small JSON dicts for front ends --------------------------------------------------
     def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        _check_record_key(kind, key)
-        text = _dumps(value)
+        check_record_key(kind, key)
+        text = dumps_json(value)
         with self._db(f"saving record {kind}/{key}") as db:
             db.execute("INSERT INTO records (kind, key, value, updated_at) VALUES (?,?,?,?) "
                        "ON CONFLICT(kind, key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
@@ -258,21 +258,23 @@ class SQLiteStore:
         with self._db(f"deleting record {kind}/{key}") as db:
             return db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
 
-    # -- async: the same calls in a worker thread -------------------------------------------------
-    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(partial(fn, *args))
-
-    async def asave(self, name: str, state: dict[str, Any]) -> None:
-        await self._in_thread(self.save, name, state)
-
-    async def aload(self, name: str) -> dict[str, Any]:
-        return await self._in_thread(self.load, name)
-
-    async def alist(self) -> list[StoredProcess]:
-        return await self._in_thread(self.list)
-
-    async def adelete(self, name: str) -> None:
-        await self._in_thread(self.delete, name)
+    # -- counters: ids unique across everyone sharing the file -------------------------------------
+    def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
+        """See `ProcessStore.allocate`. Allowed inside `batch()` (it joins the batch's transaction)."""
+        check_allocation(counter, count, at_least)
+        with self._db(f"allocating ids of {counter!r}") as db:
+            own = not db.in_transaction  # inside batch(): already holding the write lock
+            if own:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                first = _bump(db, counter, count, at_least)
+                if own:
+                    db.execute("COMMIT")
+            except BaseException:
+                if own and db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return first
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -291,24 +293,22 @@ class SQLiteStore:
         return f"<SQLiteStore {self.path}{' closed' if self._conn is None else ''}>"
 
 
-def _dumps(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates (e.g. undecodable bytes of a tool's output)
-            text = json.dumps(value, separators=(",", ":"))  # \u escapes keep them exactly
-    return text
+def _bump(db: sqlite3.Connection, counter: str, count: int, at_least: int) -> int:
+    """Move the counter past `count` ids and return the first; the caller holds the write lock."""
+    if _HAS_RETURNING:
+        (after,) = db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET value = max(value, ?) + ? RETURNING value",
+            (counter, at_least + count, at_least, count)).fetchone()
+    else:  # SQLite < 3.35: the write lock makes UPDATE-then-SELECT just as atomic
+        db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                   "DO UPDATE SET value = max(value, ?) + ?", (counter, at_least + count, at_least, count))
+        (after,) = db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+    return after - count
 
 
 def _is_busy(exc: BaseException | None) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
-def _check_record_key(kind: object, key: object) -> None:
-    for what, value in (("kind", kind), ("key", key)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"a record {what} must be a non-empty string, not {value!r}")
-
-
-__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "SQLiteStore", "open_store", "state_dir", "store_path"]
+__all__ = ["BUSY_TIMEOUT_S", "DB_NAME", "STORE_FORMAT", "SQLiteStore", "state_dir", "store_path"]
