@@ -2,9 +2,11 @@
 
 Exit codes (documented in docs/cli.md):
     0  success
-    1  the run failed (provider error after retries, budget exceeded, tool infrastructure)
+    1  the run failed (provider error after retries, budget exceeded, tool infrastructure), or
+       the process store cannot be reached (PostgreSQL down or refusing the connection)
     2  usage or configuration error (bad program file, bad option, missing API key, no such saved
-       process, a saved state that cannot be restored)
+       process, a saved state that cannot be restored, a bad --store / $LLMPROC_STORE location:
+       an unknown scheme, a malformed URL, psycopg not installed)
     130 interrupted (Ctrl-C)
 """
 
@@ -20,6 +22,10 @@ from llmproc.errors import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class StoreConfigError(Exception):
+    """The process store's location is wrong (--store or $LLMPROC_STORE): exit 2, not 1."""
 
 
 def error_line(message: str) -> None:
@@ -46,7 +52,8 @@ def run_click(command: click.Command, argv: Sequence[str] | None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError) as exc:
+    except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError,
+            StoreConfigError) as exc:
         error_line(str(exc))
         return EXIT_USAGE
     except LLMProcError as exc:

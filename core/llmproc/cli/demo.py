@@ -5,6 +5,7 @@
     llmproc-demo PROGRAM -n         the prompt is read from stdin
     llmproc-demo PROGRAM --save NAME    save the process after each turn and at exit
     llmproc-demo --resume NAME      continue a saved process (and keep saving it)
+    ... --store PATH_OR_URL         with --save/--resume: the store (default $LLMPROC_STORE)
 
 In the non-interactive modes stdout carries only the final answer; progress, tool calls and
 usage go to stderr. Interactive: `exit` or `quit` ends the session, Ctrl-C cancels the turn.
@@ -20,7 +21,7 @@ import click
 
 from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, run_click
 from llmproc.cli.display import EventPrinter
-from llmproc.cli.saved import Saver, open_store, start_or_restore
+from llmproc.cli.saved import Saver, open_store, start_or_restore, store_option
 from llmproc.cli.session import Session
 from llmproc.errors import BudgetExceeded, ProviderError
 
@@ -78,13 +79,16 @@ def single(session: Session, process, prompt: str, color: bool) -> int:
 @click.option("--resume", metavar="NAME",
               help="Continue the saved process NAME and keep saving it; PROGRAM may then be omitted.")
 @click.option("--force", is_flag=True, help="With --resume: restore even if the program changed since the save.")
+@store_option
 def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool, save_as: str | None,
-                 resume: str | None, force: bool) -> int:
+                 resume: str | None, force: bool, store_location: str | None) -> int:
     """Run CLI for LLMProc with the specified TOML program."""
     if prompt is not None and from_stdin:
         raise click.UsageError("give -p TEXT or -n (stdin), not both")
     if program_path is None and resume is None:
         raise click.UsageError("give PROGRAM, or --resume NAME to continue a saved process")
+    if store_location is not None and save_as is None and resume is None:
+        raise click.UsageError("--store goes with --save NAME or --resume NAME")
     if from_stdin:
         prompt = str(sys.stdin.read()).rstrip("\n")
         if not prompt.strip():
@@ -92,10 +96,10 @@ def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool,
             return EXIT_USAGE
     color = sys.stderr.isatty()
     save_as = save_as or resume
-    store = open_store() if save_as else None
-    with Session() as session, store or contextlib.nullcontext():
-        process = session.run(start_or_restore(store, program_path, resume, save_as, force))
-        save = Saver(store, save_as) if store and save_as else None
+    store = open_store(store_location) if save_as else None
+    with Session() as session, contextlib.closing(store) if store else contextlib.nullcontext():
+        process = session.run(start_or_restore(store, program_path, resume, save_as, force, store_location))
+        save = Saver(store, save_as, store_location) if store and save_as else None
         try:
             if prompt is None:
                 return interactive(session, process, color, after_turn=save)

@@ -4,6 +4,7 @@
     llmproc schema                       print the JSON Schema of program files
     llmproc ps [--json]                  list saved processes (llmproc-demo --save NAME)
     llmproc rm NAME...                   delete saved processes
+    (ps and rm take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL; default $LLMPROC_STORE)
 """
 
 from __future__ import annotations

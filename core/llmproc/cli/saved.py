@@ -1,23 +1,36 @@
 """Saved processes on the command line: `llmproc ps`, `llmproc rm`, and what
 `llmproc-demo --save/--resume` needs (start or restore a process, save it after each turn).
 
-The store is `llmproc.store.open_store()`: $LLMPROC_STATE_DIR, else the XDG state directory.
+The store is the one `--store PATH_OR_URL` names (a SQLite path, sqlite:///PATH or a PostgreSQL
+URL), else `llmproc.store.open_store()`'s default: $LLMPROC_STORE, else $LLMPROC_STATE_DIR, else
+the XDG state directory. A store that cannot be opened is one `error:` line: exit 2 when the
+location is wrong (unknown scheme, malformed URL, psycopg not installed, a newer store format),
+exit 1 when it cannot be reached (server down, connection refused, file not openable).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import shlex
+import sqlite3
+import sys
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from llmproc.cli.common import error_line, load_program
+from llmproc.cli.common import StoreConfigError, error_line, load_program
 
 if TYPE_CHECKING:
+    from llmproc.errors import StoreError
     from llmproc.process import LLMProcess
-    from llmproc.store import SQLiteStore, StoredProcess
+    from llmproc.store import ProcessStore, StoredProcess
+
+STORE_HELP = ("Where saved processes are kept: a directory or *.db file, sqlite:///PATH, or a "
+              "postgresql:// URL. Default: $LLMPROC_STORE, else $LLMPROC_STATE_DIR/llmproc.db.")
 
 _COLUMNS = ("NAME", "PROGRAM", "TURNS", "TOKENS", "COST", "UPDATED")
 
@@ -45,17 +58,24 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
 
 
+def store_option(command: Callable[..., int]) -> Callable[..., int]:
+    """The `--store PATH_OR_URL` option, passed to the command as `store_location`."""
+    return click.option("--store", "store_location", metavar="PATH_OR_URL", help=STORE_HELP)(command)
+
+
 @click.command("ps")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per saved process.")
-def ps_command(as_json: bool) -> int:
+@store_option
+def ps_command(as_json: bool, store_location: str | None) -> int:
     """List saved processes: name, program, turns, tokens, cost, last update."""
-    with open_store() as store:
+    with closing(open_store(store_location)) as store:
         saved = store.list()
-        where = store.path
+        where = describe(store)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in saved]))
     elif not saved:
-        click.echo(f"no saved processes in {where} (save one with llmproc-demo PROGRAM --save NAME)", err=True)
+        click.echo(f"no saved processes in {where} (save one with llmproc-demo PROGRAM --save NAME"
+                   f"{store_flag(store, store_location)})", err=True)
     else:
         click.echo(format_table([_row(s) for s in saved]))
     return 0
@@ -63,28 +83,70 @@ def ps_command(as_json: bool) -> int:
 
 @click.command("rm")
 @click.argument("names", nargs=-1, required=True)
-def rm_command(names: tuple[str, ...]) -> int:
+@store_option
+def rm_command(names: tuple[str, ...], store_location: str | None) -> int:
     """Delete saved processes."""
-    with open_store() as store:
+    with closing(open_store(store_location)) as store:
         for name in names:
             store.delete(name)
             click.echo(f"removed {name}", err=True)
     return 0
 
 
-def open_store() -> SQLiteStore:
-    from llmproc.store import open_store as open_default
+def open_store(location: str | None = None) -> ProcessStore:
+    """The store `location` (--store) names, else the default (`llmproc.store.open_store`).
+    StoreConfigError (exit 2) when the location is wrong; StoreError (exit 1) when the store
+    named cannot be reached."""
+    from llmproc.errors import StoreError
+    from llmproc.store import open_store as open_location
 
-    return open_default()
+    if location is not None and not location.strip():
+        raise StoreConfigError("--store needs a path or a URL (sqlite:///PATH, postgresql://...)")
+    try:
+        return open_location(location)
+    except StoreError as exc:
+        if _unreachable(exc):
+            raise
+        raise StoreConfigError(str(exc)) from None
 
 
-async def start_or_restore(store: SQLiteStore | None, program_path: str | None, resume: str | None,
-                           save_as: str | None, force: bool) -> LLMProcess:
+def _unreachable(exc: StoreError) -> bool:
+    """Whether opening failed on the way to the store (an OperationalError of either driver: a
+    server down, a refused connection, a file that cannot be opened), not on what was asked."""
+    cause = exc.__cause__ or exc.__context__
+    psycopg = sys.modules.get("psycopg")
+    return isinstance(cause, (OSError, sqlite3.OperationalError)) or (
+        psycopg is not None and isinstance(cause, psycopg.OperationalError))
+
+
+def describe(store: ProcessStore) -> str:
+    """Where the store is, for messages (a PostgreSQL URL without its password)."""
+    return str(getattr(store, "location", None) or getattr(store, "path", None) or store)
+
+
+def store_flag(store: ProcessStore | None, location: str | None) -> str:
+    """` --store WHERE` for the commands a message suggests, when --store chose the store."""
+    if store is None or location is None:
+        return ""
+    return f" --store {shlex.quote(describe(store))}"
+
+
+def _exists(store: ProcessStore, name: str) -> bool:
+    exists = getattr(store, "exists", None)
+    if exists is not None:
+        return bool(exists(name))
+    return any(saved.name == name for saved in store.list())
+
+
+async def start_or_restore(store: ProcessStore | None, program_path: str | None, resume: str | None,
+                           save_as: str | None, force: bool, store_location: str | None = None) -> LLMProcess:
     """A new process of PROGRAM, or the saved process `resume` (PROGRAM, when given, must hash
     the same as the saved one unless `force`). Saving never overwrites another saved process."""
-    if store is not None and save_as is not None and save_as != resume and store.exists(save_as):
-        raise click.UsageError(f"a saved process named {save_as!r} exists: continue it with --resume {save_as}, "
-                               f"choose another name, or remove it with: llmproc rm {save_as}")
+    if store is not None and save_as is not None and save_as != resume and _exists(store, save_as):
+        flag = store_flag(store, store_location)
+        raise click.UsageError(f"a saved process named {save_as!r} exists: continue it with "
+                               f"--resume {save_as}{flag}, choose another name, or remove it with: "
+                               f"llmproc rm {save_as}{flag}")
     program = load_program(program_path) if program_path else None
     if resume is None:
         assert program is not None
@@ -99,8 +161,9 @@ class Saver:
     """Saves the process as `name` after each turn and at exit. A failed save is reported and
     the session goes on: losing a save must not lose the conversation in progress."""
 
-    def __init__(self, store: SQLiteStore, name: str):
+    def __init__(self, store: ProcessStore, name: str, store_location: str | None = None):
         self.store, self.name = store, name
+        self.flag = store_flag(store, store_location)
 
     def __call__(self, process: LLMProcess, *, at_exit: bool = False) -> None:
         from llmproc.errors import LLMProcError
@@ -111,4 +174,5 @@ class Saver:
             error_line(f"could not save {self.name!r}: {exc}")
             return
         if at_exit:
-            click.echo(f"[saved as {self.name}; continue with: llmproc-demo --resume {self.name}]", err=True)
+            click.echo(f"[saved as {self.name}; continue with: llmproc-demo --resume {self.name}{self.flag}]",
+                       err=True)
