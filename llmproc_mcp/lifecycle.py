@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import anyio
 import anyio.abc
@@ -115,7 +115,7 @@ def uvicorn_server(app: Any, settings: ServerSettings, *, stoppable: bool) -> An
     # log_config=None: uvicorn logs through our stderr handler (its own config prints access lines to stdout)
     config = uvicorn.Config(app, host=settings.host, port=settings.port,
                             log_level=settings.log_level.lower(), lifespan="on", log_config=None,
-                            timeout_graceful_shutdown=HTTP_GRACE_S)
+                            timeout_graceful_shutdown=cast(int, HTTP_GRACE_S))  # typed int; seconds
     log.info("llmproc-mcp on http://%s:%s/mcp%s", settings.host, settings.port,
              " (bearer token required)" if settings.token else "")
     if not stoppable:

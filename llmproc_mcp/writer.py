@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from llmproc.store import SQLiteStore
+
+if TYPE_CHECKING:
+    from llmproc.store import PostgresStore, SQLiteStore
 
 log = logging.getLogger("llmproc_mcp.writer")
 
@@ -31,7 +33,7 @@ Key = tuple[str, ...]  # ("record", kind, key) or ("state", name)
 
 
 class StoreWriter:
-    def __init__(self, store: SQLiteStore):
+    def __init__(self, store: SQLiteStore | PostgresStore):
         self.store = store
         self._pending: dict[Key, dict[str, Any]] = {}
         self._changed = threading.Condition()

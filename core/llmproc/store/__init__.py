@@ -12,7 +12,7 @@ schema versions; `base.py` is the store interface; `sqlite.py` the default backe
 `postgres.py` the shared one (optional extra `postgres`); `open.py` picks one from a path or URL.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmproc.errors import NotFoundError, ProgramChangedError, StateError, StoreError
 from llmproc.store.base import ProcessStore, StoredProcess
@@ -20,6 +20,9 @@ from llmproc.store.migrations import SCHEMA_VERSION
 from llmproc.store.open import open_store
 from llmproc.store.sqlite import SQLiteStore, state_dir, store_path
 from llmproc.store.state import restore, snapshot
+
+if TYPE_CHECKING:
+    from llmproc.store.postgres import PostgresStore
 
 
 def __getattr__(name: str) -> Any:

@@ -36,7 +36,7 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None, *,
         path_or_url = os.environ.get(ENV_VAR) or None
     location = os.fspath(path_or_url) if path_or_url is not None else None
     scheme = _SCHEME.match(location) if location else None
-    if scheme is None:
+    if scheme is None or location is None:
         return SQLiteStore(store_path(location), durable=durable)
     name = scheme.group(1).lower()
     if name == "sqlite":

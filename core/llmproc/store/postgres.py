@@ -30,7 +30,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, LiteralString
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -48,7 +48,7 @@ _SCHEMA_LOCK = 0x6C6C6D70726F63  # "llmproc": the advisory lock key around creat
 _NAMES_LISTED = 10
 _NOW = "extract(epoch from statement_timestamp())::float8"  # one value for the whole statement
 
-_SCHEMA = [
+_SCHEMA: list[LiteralString] = [
     """CREATE TABLE IF NOT EXISTS llmproc_processes (
         name text PRIMARY KEY,
         program text NOT NULL,
@@ -99,7 +99,7 @@ class PostgresStore(AsyncTwins):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             # Probe before CREATE: creating needs a privilege that using an existing store does not.
-            if conn.execute("SELECT to_regclass('llmproc_meta')").fetchone()[0] is None:
+            if _one(conn.execute("SELECT to_regclass('llmproc_meta')"))[0] is None:
                 conn.execute("CREATE TABLE llmproc_meta (key text PRIMARY KEY, value text NOT NULL)")
             row = conn.execute("SELECT value FROM llmproc_meta WHERE key = 'format'").fetchone()
             found = int(row[0]) if row else 0
@@ -111,7 +111,7 @@ class PostgresStore(AsyncTwins):
                     conn.execute(statement)
                 conn.execute("INSERT INTO llmproc_meta (key, value) VALUES ('format', %s) "
                              "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (str(STORE_FORMAT),))
-            encoding = conn.execute("SHOW server_encoding").fetchone()[0]
+            encoding = _one(conn.execute("SHOW server_encoding"))[0]
         return str(encoding).upper() not in ("UTF8", "UTF-8")
 
     @contextmanager
@@ -233,10 +233,10 @@ class PostgresStore(AsyncTwins):
         `batch()` the row stays locked until the batch ends, holding up other allocators."""
         check_allocation(counter, count, at_least)
         with self._db(f"allocating ids of {counter!r}") as conn:
-            (after,) = conn.execute(
+            (after,) = _one(conn.execute(
                 "INSERT INTO llmproc_counters (name, value) VALUES (%s, %s::bigint) ON CONFLICT (name) "
                 "DO UPDATE SET value = GREATEST(llmproc_counters.value, %s::bigint) + %s::bigint RETURNING value",
-                (counter, at_least + count, at_least, count)).fetchone()
+                (counter, at_least + count, at_least, count)))
         return after - count
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -289,3 +289,11 @@ def _secrets(url: str) -> list[str]:
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "MAX_CONNECTIONS", "STORE_FORMAT", "PostgresStore", "redact"]
+
+
+def _one(cursor: Any) -> tuple[Any, ...]:
+    """The row a statement that always returns one returned."""
+    row = cursor.fetchone()
+    if row is None:
+        raise StoreError("the database returned no row where one is always expected")
+    return tuple(row)
