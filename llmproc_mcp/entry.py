@@ -67,6 +67,7 @@ class Entry:
     cost_usd: float | None = 0.0
     answer_fd: str | None = None
     activity: str = "queued"
+    owner: str = ""  # the server that runs it or holds it live (sharing.py); "": a row from before
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     # -- live only ------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ class Entry:
     pins: int = field(default=0, repr=False)  # > 0 while a call uses the live process (fork)
 
     _FIELDS = ("pid", "program", "path", "parent", "status", "prompt", "answer", "error", "turns", "runs",
-               "usage", "cost_usd", "answer_fd", "activity", "created", "updated")
+               "usage", "cost_usd", "answer_fd", "activity", "owner", "created", "updated")
 
     def record(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self._FIELDS}

@@ -178,7 +178,9 @@ async def read_fd(
 
     from llmproc_mcp.render import fd_text_result
 
-    table = (await _table(ctx)).fds
+    whole = await _table(ctx)
+    await whole.fd(fd)  # another server's answer is read from the store
+    table = whole.fds
     lines = start_line is not None or end_line is not None
     chars = start_char is not None or end_char is not None
     if (page is not None) + lines + chars > 1:
@@ -212,7 +214,7 @@ async def wait(
                                                                "the server's bounded wait).")] = None,
 ) -> Processes:
     table = await _table(ctx)
-    entries = [table.get(pid) for pid in dict.fromkeys(pids)]
+    entries = [await table.lookup(pid) for pid in dict.fromkeys(pids)]
     limit = table.settings.wait_s if timeout_s is None else min(timeout_s, table.settings.wait_s)
     return await _await(table, ctx, entries, limit, owned=False)
 
@@ -220,7 +222,9 @@ async def wait(
 async def ps(ctx: Context) -> Processes:
     from llmproc_mcp.render import ps_result
 
-    return ps_result(await _table(ctx))
+    table = await _table(ctx)
+    await table.refresh()  # every server's processes
+    return ps_result(table)
 
 
 async def kill(

@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+
 if TYPE_CHECKING:
     from llmproc.process import LLMProcess
     from llmproc.program import LLMProgram
@@ -25,9 +27,14 @@ STATE_PREFIX = "mcp-process-"
 
 class Persistence(Protocol):
     durable: bool  # whether a saved process state can be restored (so a live process may be closed)
+    shared: bool  # whether other servers may use the same store
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
     def records(self, kind: str) -> list[dict[str, Any]]: ...
+    async def arecords(self, kind: str) -> dict[str, dict[str, Any]]: ...
+    async def arecord(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    async def allocate(self, counter: str, count: int, at_least: int) -> int: ...
+    def allocate_now(self, counter: str, count: int) -> int: ...  # blocking: a last resort
     def save_process(self, pid: int, process: LLMProcess) -> None: ...
     async def flush(self) -> bool: ...
     async def restore_process(self, pid: int, program: LLMProgram,
@@ -39,12 +46,30 @@ class MemoryPersistence:
     """Nothing survives the server; process states are never needed since processes stay live."""
 
     durable = False
+    shared = False
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
         pass
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return []
+
+    async def arecords(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {}
+
+    async def arecord(self, kind: str, key: str) -> dict[str, Any] | None:
+        return None
+
+    async def allocate(self, counter: str, count: int, at_least: int) -> int:
+        return self.allocate_now(counter, count, at_least)
+
+    def allocate_now(self, counter: str, count: int, at_least: int = 1) -> int:
+        first = max(self._counters.get(counter, 1), at_least)
+        self._counters[counter] = first + count
+        return first
 
     def save_process(self, pid: int, process: LLMProcess) -> None:
         pass
@@ -60,16 +85,18 @@ class MemoryPersistence:
 
 
 class StorePersistence:
-    """The table in `llmproc.store` (SQLite under the state directory)."""
+    """The table in `llmproc.store`: SQLite under the state directory, or the store `--store`
+    names (a file, or a PostgreSQL URL that several servers share)."""
 
     durable = True
+    shared = True
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, where: str | Path):
         from llmproc.store import open_store
 
         from llmproc_mcp.writer import StoreWriter
 
-        self.store = open_store(state_dir)  # creates the directory (private to the user)
+        self.store = open_store(where)  # a new SQLite directory is made private to the user
         self.writer = StoreWriter(self.store)
 
     def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
@@ -77,6 +104,25 @@ class StorePersistence:
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return list(self.store.list_records(kind).values())
+
+    async def arecords(self, kind: str) -> dict[str, dict[str, Any]]:
+        """What is committed now, other servers' rows included (read in a worker thread)."""
+        return await anyio.to_thread.run_sync(self.store.list_records, kind)
+
+    async def arecord(self, kind: str, key: str) -> dict[str, Any] | None:
+        from llmproc.errors import NotFoundError
+
+        try:
+            return await anyio.to_thread.run_sync(self.store.get_record, kind, key)
+        except NotFoundError:
+            return None
+
+    async def allocate(self, counter: str, count: int, at_least: int) -> int:
+        """Fresh ids, unique across every server of the store (committed at once, not batched)."""
+        return await self.store.aallocate(counter, count, at_least=at_least)
+
+    def allocate_now(self, counter: str, count: int) -> int:
+        return self.store.allocate(counter, count)
 
     def save_process(self, pid: int, process: LLMProcess) -> None:
         try:
@@ -110,8 +156,8 @@ class StorePersistence:
         self.writer.close()  # writes what is queued, then closes the store
 
 
-def open_persistence(state_dir: Path | None) -> Persistence:
-    return MemoryPersistence() if state_dir is None else StorePersistence(state_dir)
+def open_persistence(where: str | Path | None) -> Persistence:
+    return MemoryPersistence() if where is None else StorePersistence(where)
 
 
 __all__ = ["MemoryPersistence", "Persistence", "StorePersistence", "open_persistence"]

@@ -42,6 +42,7 @@ class ServerSettings:
     page_chars: int = 10_000  # read_fd page size for answer fds
     max_processes: int = 32  # runs at once; more wait (status `queued`)
     state_dir: Path | None = None  # None: nothing persists (library use, tests)
+    store: str | None = None  # a store file or URL (PostgreSQL) shared with other servers; wins over state_dir
     idle_s: float = 600.0  # a finished process idle this long is closed (state kept); 0: never
     cwd: Path | None = None  # processes' working directory (their file tools' root); None: the server's
     log_level: str = "INFO"
@@ -127,10 +128,13 @@ def _env(name: str) -> str:
 @click.option("--cwd", default=None, type=click.Path(file_okay=False, exists=True, path_type=Path),
               envvar=_env("CWD"), help="Working directory of the processes, the root their file tools "
               "see [default: the server's own].")
+@click.option("--store", default=None, envvar="LLMPROC_STORE",
+              help="The process table's store: a SQLite file or a postgresql:// URL, which several servers "
+              "(and machines) may share [default: --state-dir's].")
 @click.option("--no-state", is_flag=True, envvar=_env("NO_STATE"), help="Keep nothing across restarts.")
 @click.option("--log-level", default="INFO", show_default=True, envvar=_env("LOG_LEVEL"),
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None,
+def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None, store: str | None,
              allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None,
              **rest: object) -> ServerSettings:
     hosts = tuple(h.strip() for item in allowed_hosts for h in item.split(",") if h.strip())
@@ -139,6 +143,7 @@ def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_d
         transport="http" if http else "stdio",
         allowed_hosts=hosts,
         state_dir=None if no_state else (state_dir or default_state_dir()).expanduser(),
+        store=None if no_state else store,
         log_level=log_level.upper(),
         cwd=cwd.resolve() if cwd else None,
         **rest,  # type: ignore[arg-type]

@@ -90,7 +90,7 @@ class Startup:
             importlib.import_module(name)
         from llmproc_mcp.persist import open_persistence
 
-        return open_persistence(self.settings.state_dir)
+        return open_persistence(self.settings.store or self.settings.state_dir)
 
     async def close(self) -> None:
         """Stop the table (runs still going are marked interrupted, the store is flushed)."""

@@ -1,0 +1,198 @@
+"""The process table's rows: what a host sees about each process, kept in the store and shared
+with the other servers of that store.
+
+Every row names its `owner` (sharing.py). A server writes only its own rows; it reads the
+others' from the store for `ps`, `wait` and `read_fd`, refuses `send`, `fork` and `kill` on a
+process whose owner is alive (one line saying where to call), and takes over, or marks
+interrupted, the rows of an owner that is gone. Answers too long to show are fds, stored once
+under ids no server reuses. The runs themselves are table.py's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from llmproc.errors import FDError
+from llmproc.fd import FDTable
+from llmproc.fd.manager import FileDescriptor, normalize_id
+from mcp.server.mcpserver.exceptions import ToolError
+
+from llmproc_mcp.entry import Entry, Status
+from llmproc_mcp.persist import Persistence
+from llmproc_mcp.settings import ServerSettings
+from llmproc_mcp.sharing import Sharing
+
+log = logging.getLogger("llmproc_mcp.rows")
+
+
+class Rows:
+    def __init__(self, settings: ServerSettings, persistence: Persistence):
+        self.settings = settings
+        self.persistence = persistence
+        self.entries: dict[int, Entry] = {}
+        self.fds = FDTable(page_size=settings.page_chars, max_direct_chars=settings.page_chars)
+        self.sharing = Sharing(persistence)
+        self._next_pid = 1  # above every pid of the rows read at start (an older store's counter)
+        self._next_fd = 1
+        self._watchers: dict[int, set[anyio.Event]] = {}
+        self._group: TaskGroup | None = None  # the table's tasks (fd ids are refilled there)
+
+    def _load(self, fds: list[dict[str, Any]], rows: list[dict[str, Any]], *, live: set[str]) -> None:
+        for data in sorted(fds, key=lambda d: _fd_number(d["id"])):
+            self.fds.create(data["content"], source=data.get("source", ""), fd_id=data["id"])
+            self._next_fd = max(self._next_fd, _fd_number(data["id"]) + 1)
+        for data in rows:
+            entry = self._merge(data, live)
+            if entry is not None:
+                self._next_pid = max(self._next_pid, entry.pid + 1)
+
+    def _merge(self, data: dict[str, Any], live: set[str]) -> Entry | None:
+        """A row read from the store into the table: another server's process as it stands there;
+        an active run whose owner is gone marked interrupted (this server takes the row over)."""
+        try:
+            entry = Entry.from_record(data)
+        except (KeyError, TypeError, ValueError):
+            log.warning("skipping an unreadable process row: %r", data)
+            return None
+        known = self.entries.get(entry.pid)
+        if known is not None and self.owns(known):
+            return known  # ours: memory is the truth
+        if entry.status.active and entry.owner not in live:  # its server stopped without finishing it
+            entry.status, entry.owner = Status.INTERRUPTED, self.sharing.server_id
+            entry.activity = "interrupted: its server stopped"
+            self._persist(entry)
+        if entry.answer_fd is not None and entry.answer_fd in self.fds:
+            entry.answer = self.fds.get(entry.answer_fd).content
+        if known is not None:  # keep the live parts (watchers wait on `done`)
+            for name in Entry._FIELDS:
+                setattr(known, name, getattr(entry, name))
+            if not known.status.active:
+                known.done.set()
+            self._notify(known)
+            return known
+        self.entries[entry.pid] = entry
+        return entry
+
+    def owns(self, entry: Entry) -> bool:
+        return entry.owner in ("", self.sharing.server_id)
+
+    async def refresh(self, pids: Sequence[int] | None = None) -> None:
+        """Read other servers' rows (all, or `pids`) from the store into the table."""
+        if not self.persistence.shared:
+            return
+        live = await self.sharing.live()
+        if pids is None:
+            rows = list((await self.persistence.arecords("process")).values())
+        else:
+            found = [await self.persistence.arecord("process", str(pid)) for pid in pids]
+            rows = [row for row in found if row is not None]
+        for data in rows:
+            self._merge(data, live)
+        missing = {e.answer_fd for e in self.entries.values() if e.answer_fd and e.answer_fd not in self.fds}
+        for fd_id in missing:
+            await self.fd(fd_id)
+
+    # -- lookups -----------------------------------------------------------------------------
+    async def lookup(self, pid: int) -> Entry:
+        """The process `pid`, read from the store when another server owns it (or created it)."""
+        entry = self.entries.get(int(pid))
+        if entry is None or not self.owns(entry):
+            await self.refresh([int(pid)])
+        return self.get(pid)
+
+    async def fd(self, fd_id: str) -> FileDescriptor | None:
+        """An fd of this table, or one another server stored (answers are stored once, by id)."""
+        try:
+            fd_id = normalize_id(fd_id)
+        except (FDError, ValueError, TypeError):
+            return None  # read_fd reports the bad id
+        if fd_id not in self.fds:
+            try:
+                data = await self.persistence.arecord("fd", fd_id)
+            except ValueError:  # not a key the store can hold
+                data = None
+            if data is None:
+                return None
+            if fd_id not in self.fds:
+                self.fds.create(data["content"], source=data.get("source", ""), fd_id=data["id"])
+        return self.fds.get(fd_id)
+
+    async def claim(self, entry: Entry, doing: str) -> None:
+        """Make `entry` ours before `doing` it: refused while its owner lives; taken over (its
+        state restored from the store) when the owner is gone."""
+        if self.owns(entry):
+            return
+        if entry.owner in await self.sharing.live():
+            raise ToolError(f"process {entry.pid} belongs to the llmproc-mcp server {entry.owner}, which is "
+                            f"still running: {doing} it there (ps, wait and read_fd work from any server)")
+        entry.owner, entry.process = self.sharing.server_id, None
+        self._persist(entry)
+
+    def get(self, pid: int) -> Entry:
+        entry = self.entries.get(int(pid))
+        if entry is None:
+            known = ", ".join(str(p) for p in sorted(self.entries)[-20:]) or "none yet"
+            raise ToolError(f"no process {pid}; known pids: {known} (see ps)")
+        return entry
+
+    def descendants(self, entry: Entry) -> list[Entry]:
+        found, frontier = [], [entry.pid]
+        while frontier:
+            pid = frontier.pop()
+            kids = [e for e in self.entries.values() if e.parent == pid]
+            found.extend(kids)
+            frontier.extend(k.pid for k in kids)
+        return found
+
+    def watch(self, entries: Sequence[Entry]) -> anyio.Event:
+        """An event set at the next change of activity or status of any of `entries`; pass it to
+        `unwatch` when done. Only the watchers of the entry that changed wake up."""
+        event = anyio.Event()
+        for entry in entries:
+            self._watchers.setdefault(entry.pid, set()).add(event)
+        return event
+
+    def unwatch(self, entries: Sequence[Entry], event: anyio.Event) -> None:
+        for entry in entries:
+            self._watchers.get(entry.pid, set()).discard(event)
+
+    def _notify(self, entry: Entry) -> None:
+        for event in self._watchers.get(entry.pid, ()):
+            event.set()
+
+    # -- answers as fds ----------------------------------------------------------------------
+    def answer_fd(self, entry: Entry) -> FileDescriptor:
+        """The fd holding the entry's answer, created (and stored) on first use."""
+        if entry.answer_fd is not None and entry.answer_fd in self.fds:
+            return self.fds.get(entry.answer_fd)
+        fd = self.fds.create(entry.answer, source=f"answer of process {entry.pid} (run {entry.runs})",
+                             fd_id=self.sharing.take_fd_id(self._group))
+        self.persistence.put("fd", fd.id, {"id": fd.id, "source": fd.source, "content": fd.content})
+        if self.owns(entry):  # another server's row is its to write
+            entry.answer_fd = fd.id
+            self._persist(entry)
+        return fd
+
+    async def flush(self) -> None:
+        """Wait until every change made so far is in the store (off the event loop)."""
+        await self.persistence.flush()
+
+    def _persist(self, entry: Entry) -> None:
+        if not self.owns(entry):
+            return
+        entry.updated = time.time()
+        self.persistence.put("process", str(entry.pid), entry.record())
+        self._notify(entry)
+
+
+def _fd_number(fd_id: str) -> int:
+    tail = fd_id.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+__all__ = ["Rows"]

@@ -1,0 +1,92 @@
+"""What a server needs to share one store with other servers: its lease, and ids nobody reuses.
+
+- Pids and fd ids come from the store's counters (`allocate`), so two servers never hand out the
+  same one and none is ever reused. Pids are allocated when processes are created (one call for a
+  whole spawn); fd ids are reserved in blocks ahead of use, since an answer becomes an fd in code
+  that must not wait (a run's end, a result being rendered), and a block left unused when the
+  server stops only leaves a gap in the numbers.
+- The lease (leases.py) says this server is alive; `live()` says which others are, so a server
+  marks a run interrupted, or takes a process over, only when its owner is gone.
+Without a store (`--no-state`) nothing is shared: ids come from memory and only this server lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import anyio
+
+from llmproc_mcp import leases
+from llmproc_mcp.persist import Persistence
+
+log = logging.getLogger("llmproc_mcp.sharing")
+FD_BLOCK = 64  # fd ids reserved at a time; more than the runs that may end in one tick
+
+
+class Sharing:
+    def __init__(self, persistence: Persistence):
+        self.persistence = persistence
+        self.server_id = leases.new_server_id() if persistence.shared else "this server"
+        self._fd_ids: list[int] = []
+        self._refilling = False
+
+    # -- the lease -----------------------------------------------------------------------------
+    def renew(self, heartbeat: float | None = None) -> None:
+        self.persistence.put(leases.KIND, self.server_id, {
+            **leases.Lease(self.server_id, time.time() if heartbeat is None else heartbeat).record(),
+            "host": socket.gethostname(), "pid": os.getpid()})
+
+    async def keep_alive(self) -> None:
+        """Renew the lease until cancelled (the table's task group ends it)."""
+        while True:
+            self.renew()
+            await anyio.sleep(leases.RENEW_S)
+
+    def give_up(self) -> None:
+        """A clean stop: other servers need not wait for the lease to expire."""
+        if self.persistence.shared:
+            self.renew(heartbeat=0.0)
+
+    async def live(self) -> set[str]:
+        """The servers whose lease holds now, this one included."""
+        if not self.persistence.shared:
+            return {self.server_id}
+        return leases.live_servers(await self.persistence.arecords(leases.KIND)) | {self.server_id}
+
+    # -- ids -------------------------------------------------------------------------------------
+    async def new_pids(self, count: int, at_least: int) -> list[int]:
+        first = await self.persistence.allocate("pid", count, at_least)
+        return list(range(first, first + count))
+
+    async def reserve_fd_ids(self, count: int, at_least: int = 1) -> None:
+        """Have at least `count` fd ids in hand (reserved in the store, unused by anyone)."""
+        while len(self._fd_ids) < count:
+            first = await self.persistence.allocate("fd", FD_BLOCK, at_least)
+            self._fd_ids.extend(range(first, first + FD_BLOCK))
+
+    def take_fd_id(self, group: Any) -> str:
+        """An fd id from the reserve, refilled in the background (`group`: the table's tasks).
+        The reserve is FD_BLOCK deep, so running dry takes FD_BLOCK answers in one tick; then an
+        id is allocated right here (one short store transaction on the event loop, logged)."""
+        if not self._fd_ids:
+            log.warning("fd id reserve ran dry: allocating on the event loop")
+            first = self.persistence.allocate_now("fd", FD_BLOCK)
+            self._fd_ids.extend(range(first, first + FD_BLOCK))
+        fd = self._fd_ids.pop(0)
+        if len(self._fd_ids) < FD_BLOCK // 2 and not self._refilling and group is not None:
+            self._refilling = True
+            group.start_soon(self._refill)
+        return f"fd:{fd}"
+
+    async def _refill(self) -> None:
+        try:
+            await self.reserve_fd_ids(FD_BLOCK)
+        finally:
+            self._refilling = False
+
+
+__all__ = ["FD_BLOCK", "Sharing"]
