@@ -1,7 +1,11 @@
 """Shared test setup: the llmproc test kit's fixtures (`fake_llm`) and its no-network guard;
-`pytester` for tests of pytest plugins; no developer's shared store (LLMPROC_STORE) is written."""
+`pytester` for tests of pytest plugins; one throw-away PostgreSQL server for the whole run
+(`postgres_url`: a new, empty database per test; tests/postgres_server.py); no developer's
+shared store (LLMPROC_STORE) is written."""
 
 import pytest
+
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 pytest_plugins = ["llmproc.testing.pytest_plugin", "pytester"]
 

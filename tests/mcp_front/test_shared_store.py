@@ -25,13 +25,16 @@ SLOW = '[model]\nname = "slow"\nprovider = "scripted"\nreplies = [{ text = "slow
 LONG = "\n".join(f"line {i:03d} of a long answer" for i in range(400))  # 10,399 characters
 
 
-@pytest.fixture
-def shared(tmp_path: Path) -> tuple[Path, Path]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path, tuple[str, ...]]:
+    """Programs, the state folder every server is given (as with the default), and the flags that
+    choose the store: that folder's SQLite file, or one PostgreSQL database."""
     folder = tmp_path / "programs"
     folder.mkdir()
     (folder / "echo.toml").write_text(ECHO)
     (folder / "slow.toml").write_text(SLOW)
-    return folder, tmp_path / "state"  # one state folder for every server, as with the default
+    store = ("--store", request.getfixturevalue("postgres_url")) if request.param == "postgres" else ()
+    return folder, tmp_path / "state", store
 
 
 @asynccontextmanager
@@ -44,9 +47,10 @@ def pids_of(result: object) -> list[int]:
     return [p["pid"] for p in result.structured_content["processes"]]  # type: ignore[attr-defined]
 
 
-async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path], tmp_path: Path) -> None:
-    programs, state = shared
-    flags = ("--max-answer-chars", "3000", "--preview-chars", "500")
+async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path, tuple[str, ...]],
+                                                         tmp_path: Path) -> None:
+    programs, state, store = shared
+    flags = ("--max-answer-chars", "3000", "--preview-chars", "500", *store)
     http = HttpServer(programs, state, *flags, log=tmp_path / "a.log").start()
     try:
         with anyio.fail_after(STEP_S * 3):
@@ -93,11 +97,11 @@ async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path
         http.stop()
 
 
-async def test_four_servers_killed_at_random_lose_and_mix_nothing(shared: tuple[Path, Path],
+async def test_four_servers_killed_at_random_lose_and_mix_nothing(shared: tuple[Path, Path, tuple[str, ...]],
                                                                   tmp_path: Path) -> None:
-    programs, state = shared
+    programs, state, store = shared
     rng = random.Random(1234)
-    https = [HttpServer(programs, state, log=tmp_path / f"h{i}.log") for i in range(2)]
+    https = [HttpServer(programs, state, *store, log=tmp_path / f"h{i}.log") for i in range(2)]
     created: dict[int, str] = {}  # pid -> the prompt its creator sent
     try:
         for server in https:
@@ -106,7 +110,7 @@ async def test_four_servers_killed_at_random_lose_and_mix_nothing(shared: tuple[
             def connect(index: int) -> AsyncIterator[Client]:
                 if index < len(https):
                     return http_client(https[index])
-                return Client(stdio_params(programs, state), mode="legacy")  # type: ignore[return-value]
+                return Client(stdio_params(programs, state, *store), mode="legacy")  # type: ignore[return-value]
 
             async def work(index: int) -> None:
                 try:
@@ -136,7 +140,7 @@ async def test_four_servers_killed_at_random_lose_and_mix_nothing(shared: tuple[
                     group.start_soon(work, index)
                 group.start_soon(killer)
             # a survivor accounts for every process: each one done (its own answer) or interrupted
-            async with Client(stdio_params(programs, state), mode="legacy") as survivor:
+            async with Client(stdio_params(programs, state, *store), mode="legacy") as survivor:
                 final = await survivor.call_tool("wait", {"pids": sorted(created)})
             rows = {p["pid"]: p for p in final.structured_content["processes"]}  # type: ignore[index]
         assert set(rows) == set(created) and len(created) >= 12, (len(created), sorted(rows))

@@ -1,11 +1,9 @@
-"""Store tests: a throw-away PostgreSQL server (tests/postgres_server.py) next to SQLite files,
-and no store chosen by the environment of whoever runs the tests."""
+"""Store tests: no store chosen by the environment of whoever runs the tests (the throw-away
+PostgreSQL server's fixtures come from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)
