@@ -147,7 +147,7 @@ async def spawn(
     table = await _table(ctx)
     for task in tasks:  # every program is checked before any process starts
         table.registry.resolve(task.program)
-    entries = [await table.start(task.program, task.prompt) for task in tasks]
+    entries = await table.start_many([(task.program, task.prompt) for task in tasks])
     pids = ", ".join(str(e.pid) for e in entries)
     await table.flush()
     return processes_result(table, entries, intro=f"Started {len(entries)} process(es): pids {pids}. "

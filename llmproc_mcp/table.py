@@ -105,10 +105,19 @@ class ProcessTable(Rows):
 
     # -- starting runs -----------------------------------------------------------------------
     async def start(self, program_ref: str, prompt: str) -> Entry:
-        name, program = await self.registry.aload(program_ref)
-        (entry,) = await self._new_entries(1, name, str(program.path))
-        self._schedule(entry, prompt, lambda: self._start(program))
-        return entry
+        return (await self.start_many([(program_ref, prompt)]))[0]
+
+    async def start_many(self, tasks: Sequence[tuple[str, str]]) -> list[Entry]:
+        """Start a process per (program, prompt); every program loads before any process starts,
+        and their pids come from the store in one allocation."""
+        loaded = [await self.registry.aload(ref) for ref, _prompt in tasks]
+        pids = await self.sharing.new_pids(len(tasks), at_least=self._next_pid)
+        entries = []
+        for pid, (name, program), (_ref, prompt) in zip(pids, loaded, tasks, strict=True):
+            entry = self._add_entry(pid, name, str(program.path))
+            self._schedule(entry, prompt, lambda p=program: self._start(p))
+            entries.append(entry)
+        return entries
 
     async def send(self, pid: int, prompt: str) -> Entry:
         entry = await self.lookup(pid)
@@ -154,13 +163,14 @@ class ProcessTable(Rows):
 
     async def _new_entries(self, count: int, program: str, path: str, parent: int | None = None) -> list[Entry]:
         """New rows under pids from the store: unique across its servers, never reused."""
-        entries = []
-        for pid in await self.sharing.new_pids(count, at_least=self._next_pid):
-            entry = Entry(pid=pid, program=program, path=path, parent=parent, owner=self.sharing.server_id)
-            entry.listener = self._notify
-            self.entries[pid] = entry
-            entries.append(entry)
-        return entries
+        pids = await self.sharing.new_pids(count, at_least=self._next_pid)
+        return [self._add_entry(pid, program, path, parent) for pid in pids]
+
+    def _add_entry(self, pid: int, program: str, path: str, parent: int | None = None) -> Entry:
+        entry = Entry(pid=pid, program=program, path=path, parent=parent, owner=self.sharing.server_id)
+        entry.listener = self._notify
+        self.entries[pid] = entry
+        return entry
 
     async def _live(self, entry: Entry) -> LLMProcess:
         """The entry's process, restored from the store (or started afresh) after a restart or
