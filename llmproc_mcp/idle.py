@@ -36,6 +36,9 @@ async def close_idle(table: ProcessTable) -> list[int]:
     closing: list[tuple[Entry, LLMProcess]] = []
     async with table.restore_lock:  # no restore (send, fork of a closed process) meanwhile
         candidates = [e for e in sorted(table.entries.values(), key=lambda e: -e.pid) if is_idle(table, e)]
+        if candidates:  # one another server took over is let go, never saved over its newer state
+            await table.refresh([e.pid for e in candidates])
+            candidates = [e for e in candidates if table.owns(e) and is_idle(table, e)]
         for entry in candidates:
             if entry.status is not Status.KILLED:  # forks since the run changed it; killed: never restored
                 table.persistence.save_process(entry.pid, entry.process)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ class Persistence(Protocol):
     def records(self, kind: str) -> list[dict[str, Any]]: ...
     async def arecords(self, kind: str) -> dict[str, dict[str, Any]]: ...
     async def arecord(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    async def adelete(self, kind: str, key: str) -> None: ...
     async def allocate(self, counter: str, count: int, at_least: int) -> int: ...
     def allocate_now(self, counter: str, count: int) -> int: ...  # blocking: a last resort
     def save_process(self, pid: int, process: LLMProcess) -> None: ...
@@ -62,6 +63,9 @@ class MemoryPersistence:
 
     async def arecord(self, kind: str, key: str) -> dict[str, Any] | None:
         return None
+
+    async def adelete(self, kind: str, key: str) -> None:
+        pass
 
     async def allocate(self, counter: str, count: int, at_least: int) -> int:
         return self.allocate_now(counter, count, at_least)
@@ -116,6 +120,10 @@ class StorePersistence:
             return await anyio.to_thread.run_sync(self.store.get_record, kind, key)
         except NotFoundError:
             return None
+
+    async def adelete(self, kind: str, key: str) -> None:
+        await self.flush()  # a queued write of the same key must not bring it back
+        await anyio.to_thread.run_sync(self.store.delete_record, kind, key)
 
     async def allocate(self, counter: str, count: int, at_least: int) -> int:
         """Fresh ids, unique across every server of the store (committed at once, not batched)."""

@@ -61,7 +61,9 @@ class Rows:
             return None
         known = self.entries.get(entry.pid)
         if known is not None and self.owns(known):
-            return known  # ours: memory is the truth
+            if known.status.active or entry.owner in ("", self.sharing.server_id):
+                return known  # ours: memory is the truth (what it says may not be committed yet)
+            self._let_go(known)  # another server took it over while it was idle: its state is newer
         if entry.status.active and entry.owner not in live:  # its server stopped without finishing it
             entry.status, entry.owner = Status.INTERRUPTED, self.sharing.server_id
             entry.activity = "interrupted: its server stopped"
@@ -81,6 +83,12 @@ class Rows:
     def owns(self, entry: Entry) -> bool:
         return entry.owner in ("", self.sharing.server_id)
 
+    def _let_go(self, entry: Entry) -> None:
+        """Drop our live copy of a process another server now owns (closed in the background)."""
+        process, entry.process = entry.process, None
+        if process is not None and self._group is not None:
+            self._group.start_soon(_close_quietly, process)
+
     async def refresh(self, pids: Sequence[int] | None = None) -> None:
         """Read other servers' rows (all, or `pids`) from the store into the table."""
         if not self.persistence.shared:
@@ -99,10 +107,9 @@ class Rows:
 
     # -- lookups -----------------------------------------------------------------------------
     async def lookup(self, pid: int) -> Entry:
-        """The process `pid`, read from the store when another server owns it (or created it)."""
-        entry = self.entries.get(int(pid))
-        if entry is None or not self.owns(entry):
-            await self.refresh([int(pid)])
+        """The process `pid` as the store has it now (another server may own it, or have taken
+        it over; our own running processes are as memory has them)."""
+        await self.refresh([int(pid)])
         return self.get(pid)
 
     async def fd(self, fd_id: str) -> FileDescriptor | None:
@@ -123,15 +130,17 @@ class Rows:
         return self.fds.get(fd_id)
 
     async def claim(self, entry: Entry, doing: str) -> None:
-        """Make `entry` ours before `doing` it: refused while its owner lives; taken over (its
-        state restored from the store) when the owner is gone."""
+        """Make `entry` ours before `doing` it. A process that is not running is taken over from
+        whichever server held it (its state is restored from the store; that server lets its copy
+        go when it next looks); one running on another live server is refused."""
         if self.owns(entry):
             return
-        if entry.owner in await self.sharing.live():
-            raise ToolError(f"process {entry.pid} belongs to the llmproc-mcp server {entry.owner}, which is "
-                            f"still running: {doing} it there (ps, wait and read_fd work from any server)")
+        if entry.status.active and entry.owner in await self.sharing.live():
+            raise ToolError(f"process {entry.pid} is {entry.status.value} on the llmproc-mcp server "
+                            f"{entry.owner}: {doing} it when it has answered (wait)")
         entry.owner, entry.process = self.sharing.server_id, None
         self._persist(entry)
+        await self.persistence.flush()  # the old owner must see the change before it acts
 
     def get(self, pid: int) -> Entry:
         entry = self.entries.get(int(pid))
@@ -188,6 +197,13 @@ class Rows:
         entry.updated = time.time()
         self.persistence.put("process", str(entry.pid), entry.record())
         self._notify(entry)
+
+
+async def _close_quietly(process: Any) -> None:
+    try:
+        await process.aclose()
+    except Exception:
+        log.exception("could not close a process another server took over")
 
 
 def _fd_number(fd_id: str) -> int:

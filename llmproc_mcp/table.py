@@ -27,7 +27,7 @@ import anyio
 from llmproc.errors import BudgetExceeded, LLMProcError
 from mcp.server.mcpserver.exceptions import ToolError
 
-from llmproc_mcp import idle
+from llmproc_mcp import idle, signals
 from llmproc_mcp.entry import Entry, Status, partial_output
 from llmproc_mcp.persist import Persistence
 from llmproc_mcp.programs import ProgramRegistry
@@ -65,6 +65,7 @@ class ProcessTable(Rows):
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
         if self.persistence.shared:
             self._group.start_soon(self.sharing.keep_alive)
+            self._group.start_soon(signals.obey, self)
         if self.settings.idle_s and self.persistence.durable:
             self._group.start_soon(idle.close_idle_forever, self, self._evictor)
         return self
@@ -268,10 +269,15 @@ class ProcessTable(Rows):
         entry = await self.lookup(pid)
         await self.refresh()  # copies another server made count too
         tree = [entry, *self.descendants(entry)]
-        for member in tree:
+        live = await self.sharing.live()
+        elsewhere = [m for m in tree if not self.owns(m) and m.status.active and m.owner in live]
+        if elsewhere:  # their servers stop them (signals.py)
+            await signals.ask_to_kill(self, elsewhere)
+        here = [m for m in tree if m not in elsewhere]
+        for member in here:
             await self.claim(member, "kill")
-        await self.stop(tree, Status.KILLED)
-        for member in sorted(tree, key=lambda e: -e.pid):  # fork copies share their parent's client
+        await self.stop(here, Status.KILLED)
+        for member in sorted(here, key=lambda e: -e.pid):  # fork copies share their parent's client
             member.status = Status.KILLED
             member.set_activity("killed")
             if member.process is not None:

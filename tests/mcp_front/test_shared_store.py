@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from llmproc.store import open_store
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -22,6 +23,7 @@ from .conftest import STEP_S, HttpServer, first, stdio_params, text_of
 
 ECHO = '[model]\nname = "echo"\nprovider = "scripted"\n'
 SLOW = '[model]\nname = "slow"\nprovider = "scripted"\nreplies = [{ text = "slow answer", delay = 1.5 }]\n'
+STUCK = '[model]\nname = "stuck"\nprovider = "scripted"\nreplies = [{ text = "never", delay = 60 }]\n'
 LONG = "\n".join(f"line {i:03d} of a long answer" for i in range(400))  # 10,399 characters
 
 
@@ -33,6 +35,7 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path, 
     folder.mkdir()
     (folder / "echo.toml").write_text(ECHO)
     (folder / "slow.toml").write_text(SLOW)
+    (folder / "stuck.toml").write_text(STUCK)
     store = ("--store", request.getfixturevalue("postgres_url")) if request.param == "postgres" else ()
     return folder, tmp_path / "state", store
 
@@ -80,10 +83,25 @@ async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path
                 fd = first(long_run)["fd"]
                 page = await b.call_tool("read_fd", {"fd": fd, "page": 2})
                 assert not page.is_error and "line 399 of a long answer" in text_of(page), text_of(page)
-                # B does not continue what A (alive) owns; it says where to
-                refused = await b.call_tool("send", {"pid": found["a"][0], "prompt": "more"})
-                assert refused.is_error and "still running" in text_of(refused)
+                # a process that is not running moves to whichever server continues it, with its
+                # whole history: B continues A's process, then A continues it after B
+                pid = found["a"][0]
+                await b.call_tool("send", {"pid": pid, "prompt": "b continues"})
+                again = await a.call_tool("send", {"pid": pid, "prompt": "a again"})
+                assert first(again)["status"] == "done" and first(again)["runs"] == 3, text_of(again)
+                state = open_store(store[1] if store else state).load(f"mcp-process-{pid}")
+                users = [m for m in state["history"] if m["role"] == "user"]
+                assert len(users) == 3, users  # a-0, then B's turn, then A's: nothing lost or forked
+                # one running on a live server is not continued elsewhere; the line says why
+                running = pids_of(await a.call_tool("spawn", {"tasks": [{"program": "stuck", "prompt": "z"}]}))[0]
+                refused = await b.call_tool("send", {"pid": running, "prompt": "more"})
+                assert refused.is_error and "wait" in text_of(refused), text_of(refused)
                 assert "\n" not in text_of(refused).strip()
+                # ... but killed from there: its server is asked through the store and stops it
+                killed = await b.call_tool("kill", {"pid": running})
+                assert not killed.is_error and first(killed)["status"] == "killed", text_of(killed)
+                seen_by_a = await a.call_tool("wait", {"pids": [running]})
+                assert first(seen_by_a)["status"] == "killed"
                 # a run of A cut off by its death is interrupted, and B takes A's processes over
                 dying = pids_of(await a.call_tool("spawn", {"tasks": [{"program": "slow", "prompt": "y"}]}))[0]
                 assert http.process is not None
@@ -91,8 +109,8 @@ async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path
                 http.process.wait(timeout=STEP_S)
                 cut = await b.call_tool("wait", {"pids": [dying]})
                 assert first(cut)["status"] == "interrupted", text_of(cut)
-                taken = await b.call_tool("send", {"pid": found["a"][0], "prompt": "b continues"})
-                assert first(taken)["status"] == "done" and "b continues" in text_of(taken)
+                taken = await b.call_tool("send", {"pid": found["a"][1], "prompt": "b takes over"})
+                assert first(taken)["status"] == "done" and "b takes over" in text_of(taken)
     finally:
         http.stop()
 
