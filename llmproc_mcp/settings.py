@@ -94,7 +94,11 @@ def _env(name: str) -> str:
     return ENV_PREFIX + name
 
 
-@click.command(name="llmproc-mcp", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(name="llmproc-mcp", context_settings={"help_option_names": ["-h", "--help"]},
+               help="Serve llmproc programs to an MCP host (Claude Code, Codex, Gemini CLI, ...) as tools that "
+                    "run, spawn, fork and wait for processes; stdio by default, or streamable HTTP.")
+@click.version_option(package_name="llmproc", prog_name="llmproc-mcp", message="%(prog)s %(version)s",
+                      help="Show the version and exit.")
 @click.option("--programs", "program_dirs", multiple=True, envvar=_env("PROGRAMS"),
               type=click.Path(path_type=Path),  # a missing folder or a file: check_program_dirs
               help=f"Folder whose *.toml programs are registered by file name (repeatable; "
@@ -103,7 +107,7 @@ def _env(name: str) -> str:
               help="Serve streamable HTTP instead of stdio.")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar=_env("HOST"),
               help="HTTP address; anything but loopback requires --token.")
-@click.option("--port", default=8765, show_default=True, type=int, envvar=_env("PORT"))
+@click.option("--port", default=8765, show_default=True, type=int, envvar=_env("PORT"), help="HTTP port.")
 @click.option("--token", default=None, envvar=_env("TOKEN"),
               help="Bearer token HTTP clients must send (always checked when set).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, envvar=_env("ALLOWED_HOSTS"),
@@ -114,7 +118,8 @@ def _env(name: str) -> str:
               envvar=_env("PROGRESS_INTERVAL_S"), help="Seconds between progress notifications (<= 5).")
 @click.option("--max-answer-chars", default=20_000, show_default=True, type=int,
               envvar=_env("MAX_ANSWER_CHARS"), help="Longer answers come back as a preview and an fd.")
-@click.option("--preview-chars", default=4_000, show_default=True, type=int, envvar=_env("PREVIEW_CHARS"))
+@click.option("--preview-chars", default=4_000, show_default=True, type=int, envvar=_env("PREVIEW_CHARS"),
+              help="Characters of a too-long answer returned as its preview (the rest is read with read_fd).")
 @click.option("--page-chars", default=10_000, show_default=True, type=int, envvar=_env("PAGE_CHARS"),
               help="read_fd page size.")
 @click.option("--max-processes", default=32, show_default=True, type=int, envvar=_env("MAX_PROCESSES"),
@@ -133,7 +138,8 @@ def _env(name: str) -> str:
               "(and machines) may share [default: --state-dir's].")
 @click.option("--no-state", is_flag=True, envvar=_env("NO_STATE"), help="Keep nothing across restarts.")
 @click.option("--log-level", default="INFO", show_default=True, envvar=_env("LOG_LEVEL"),
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="What the server logs to stderr.")
 def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None, store: str | None,
              allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None,
              **rest: object) -> ServerSettings:

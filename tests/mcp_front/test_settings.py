@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
 from pathlib import Path
 
+import click
 import pytest
 
 from llmproc_mcp.server import main, transport_security
-from llmproc_mcp.settings import ServerSettings, SettingsError, parse_args
+from llmproc_mcp.settings import ServerSettings, SettingsError, _command, parse_args
 
 
 def test_defaults_are_safe() -> None:
@@ -80,3 +82,15 @@ def test_program_folders_must_exist(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == f"error: --programs {tmp_path / 'missing'}: no such folder\n"
     assert main(["--programs", str(tmp_path), "--programs", str(a_file)]) == 2
     assert capsys.readouterr().err == f"error: --programs {a_file}: not a folder\n"
+
+
+def test_version_and_help_describe_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"llmproc-mcp {version('llmproc')}\n"
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    usage, description = out.split("\n\n")[:2]  # usage names sys.argv[0] in-process
+    assert usage.startswith("Usage: ") and description.strip().startswith("Serve llmproc programs to an MCP host")
+    # Every option says what it is for (a default alone is not help).
+    assert [o.name for o in _command.params if isinstance(o, click.Option) and not o.help] == []
+    assert "--preview-chars" in out and "Characters of a too-long answer" in out

@@ -12,8 +12,10 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,20 +30,41 @@ class StoreConfigError(Exception):
     """The process store's location is wrong (--store or $LLMPROC_STORE): exit 2, not 1."""
 
 
+class InputError(Exception):
+    """A well-formed command whose value or state the user must change (a --save name in use):
+    one `error:` line, exit 2. Click's usage block is kept for mistyped options and arguments."""
+
+
 def error_line(message: str) -> None:
     click.echo(f"error: {message}", err=True)
+
+
+def version_option(prog_name: str) -> Callable[[Any], Any]:
+    """`--version`: prints `<command> <version>`, the installed llmproc's (importlib.metadata)."""
+    return click.version_option(package_name="llmproc", prog_name=prog_name, message="%(prog)s %(version)s",
+                                help="Show the version and exit.")
 
 
 def load_program(path: str | Path):  # -> LLMProgram; imported lazily for a fast start
     from llmproc.program import LLMProgram
 
+    if Path(path).is_dir():
+        programs = sorted(p.name for p in Path(path).glob("*.toml"))
+        held = f" (it holds {', '.join(programs[:4])}{', ...' if len(programs) > 4 else ''})" if programs else ""
+        raise ProgramConfigError(f"a directory, not a program file{held}", path=path)
     return LLMProgram.from_toml(path)
 
 
-def run_click(command: click.Command, argv: Sequence[str] | None) -> int:
+def run_click(command: click.Command, argv: Sequence[str] | None, prog_name: str) -> int:
     """Run a click command and map every outcome to an exit code, never a traceback."""
+    # The CLIs print each retry from its ModelRetry event (none with -q); the retry logger's
+    # warning would reach stderr a second time through logging's last-resort handler.
+    retry_log = logging.getLogger("llmproc.providers.retry")
+    if not retry_log.handlers:
+        retry_log.addHandler(logging.NullHandler())
     try:
-        result = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = command.main(args=list(argv) if argv is not None else None, prog_name=prog_name,
+                              standalone_mode=False)
         return result if isinstance(result, int) else EXIT_OK
     except click.exceptions.Abort:
         return EXIT_INTERRUPTED
@@ -53,7 +76,7 @@ def run_click(command: click.Command, argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError,
-            StoreConfigError) as exc:
+            StoreConfigError, InputError) as exc:
         error_line(str(exc))
         return EXIT_USAGE
     except LLMProcError as exc:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import click
 
-from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, run_click
+from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, run_click, version_option
 from llmproc.cli.display import EventPrinter
 from llmproc.cli.saved import Saver, open_store, start_or_restore, store_option
 from llmproc.cli.session import Session
@@ -72,7 +72,7 @@ def single(session: Session, process, prompt: str, color: bool) -> int:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("program_path", required=False, type=click.Path(dir_okay=False))
+@click.argument("program_path", required=False, type=click.Path())  # a directory: load_program's error
 @click.option("-p", "--prompt", help="Run with a single prompt (non-interactive mode).")
 @click.option("-n", "--non-interactive", "from_stdin", is_flag=True, help="Read the prompt from stdin (pipe mode).")
 @click.option("--save", "save_as", metavar="NAME", help="Save the process as NAME after each turn and at exit.")
@@ -80,9 +80,10 @@ def single(session: Session, process, prompt: str, color: bool) -> int:
               help="Continue the saved process NAME and keep saving it; PROGRAM may then be omitted.")
 @click.option("--force", is_flag=True, help="With --resume: restore even if the program changed since the save.")
 @store_option
+@version_option("llmproc-demo")
 def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool, save_as: str | None,
                  resume: str | None, force: bool, store_location: str | None) -> int:
-    """Run CLI for LLMProc with the specified TOML program."""
+    """Talk to PROGRAM: an interactive session, or one prompt with -p TEXT or -n (stdin)."""
     if prompt is not None and from_stdin:
         raise click.UsageError("give -p TEXT or -n (stdin), not both")
     if program_path is None and resume is None:
@@ -113,7 +114,7 @@ def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool,
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    return run_click(demo_command, argv)
+    return run_click(demo_command, argv, "llmproc-demo")
 
 
 def main() -> None:

@@ -54,7 +54,9 @@ class EventPrinter:
             mark = "✗" if event.is_error else "←"
             self._info(f"  {mark} {preview(event.content)}", fg="red" if event.is_error else "bright_black")
         elif isinstance(event, ModelRetry):
-            status = f" ({event.status})" if event.status else ""
+            # Without a status (timeouts, dropped connections) the reason is the error's text.
+            why = event.status or preview(event.error.split("] ", 1)[-1], 60)
+            status = f" ({why})" if why else ""
             self._info(f"  model call failed{status}; retry {event.attempt}/{event.max_retries} "
                        f"in {event.delay_s:.1f} s", fg="yellow")
         elif isinstance(event, UsageUpdate):

@@ -5,6 +5,9 @@
     llmproc ps [--json]                  list saved processes (llmproc-demo --save NAME)
     llmproc rm NAME...                   delete saved processes
     (ps and rm take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL; default $LLMPROC_STORE)
+
+Not a click group: `llmproc PROGRAM` must work without a subcommand name, so the first word
+picks the command, and `llmproc --help` lists the subcommands in its epilog.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import click
 from llmproc.cli.common import run_click
 
 
-@click.command("schema")
+@click.command("schema", short_help="Print the JSON Schema of program files.",
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--indent", default=2, show_default=True, help="JSON indentation.")
 def schema_command(indent: int) -> int:
     """Print the JSON Schema of program files (point your editor's TOML validation at it)."""
@@ -37,13 +41,21 @@ def _saved_commands() -> dict[str, click.Command]:
 SUBCOMMANDS: dict[str, click.Command] = {"schema": schema_command, **_saved_commands()}
 
 
+def subcommands_help() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    rows = [f"llmproc {name.ljust(width)}  {command.get_short_help_str(limit=60)}"
+            for name, command in SUBCOMMANDS.items()]
+    return "Subcommands (each takes -h):\n\n\b\n" + "\n".join(rows)  # \b: click keeps the rows as they are
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:
-        return run_click(SUBCOMMANDS[args[0]], args[1:])
+        return run_click(SUBCOMMANDS[args[0]], args[1:], f"llmproc {args[0]}")
     from llmproc.cli.oneshot import oneshot_command
 
-    return run_click(oneshot_command, args)
+    oneshot_command.epilog = subcommands_help()
+    return run_click(oneshot_command, args, "llmproc")
 
 
 def main() -> None:

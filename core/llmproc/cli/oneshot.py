@@ -7,21 +7,19 @@ import sys
 
 import click
 
-from llmproc.cli.common import EXIT_USAGE, error_line, load_program
+from llmproc.cli.common import EXIT_USAGE, error_line, load_program, version_option
 from llmproc.cli.display import EventPrinter
 from llmproc.cli.session import Session
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("program_path", type=click.Path(dir_okay=False))
+@click.argument("program_path", type=click.Path())  # a directory is load_program's one-line error
 @click.option("-p", "--prompt", help="The prompt (default: read from stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (retries included).")
+@version_option("llmproc")
 def oneshot_command(program_path: str, prompt: str | None, as_json: bool, quiet: bool) -> int:
-    """Run PROGRAM once on a prompt and print the answer.
-
-    Subcommands: `llmproc schema` prints the JSON Schema of program files.
-    """
+    """Run PROGRAM once on a prompt and print the answer."""
     if prompt is None:
         if sys.stdin.isatty():
             raise click.UsageError("give a prompt with -p TEXT or pipe one into stdin")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import click
 
-from llmproc.cli.common import load_program, run_click
+from llmproc.cli.common import load_program, run_click, version_option
 
 _TAG = re.compile(r"^(</?[a-z_]+(?: [^>]*)?>)$", re.MULTILINE)
 
@@ -18,10 +18,11 @@ def colorize(text: str) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("program_path", type=click.Path(dir_okay=False))
+@click.argument("program_path", type=click.Path())  # a directory is load_program's one-line error
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
 @click.option("-E", "--no-env", is_flag=True, help="Don't include environment information.")
 @click.option("-C", "--no-color", is_flag=True, help="Don't colorize the output.")
+@version_option("llmproc-prompt")
 def prompt_command(program_path: str, output: str | None, no_env: bool, no_color: bool) -> int:
     """Print the enriched system prompt for a program."""
     program = load_program(program_path)
@@ -40,7 +41,7 @@ def prompt_command(program_path: str, output: str | None, no_env: bool, no_color
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    return run_click(prompt_command, argv)
+    return run_click(prompt_command, argv, "llmproc-prompt")
 
 
 def main() -> None:

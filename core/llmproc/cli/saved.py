@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from llmproc.cli.common import StoreConfigError, error_line, load_program
+from llmproc.cli.common import InputError, StoreConfigError, error_line, load_program
 
 if TYPE_CHECKING:
     from llmproc.errors import StoreError
@@ -63,7 +63,8 @@ def store_option(command: Callable[..., int]) -> Callable[..., int]:
     return click.option("--store", "store_location", metavar="PATH_OR_URL", help=STORE_HELP)(command)
 
 
-@click.command("ps")
+@click.command("ps", short_help="List saved processes (llmproc-demo --save NAME).",
+               context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per saved process.")
 @store_option
 def ps_command(as_json: bool, store_location: str | None) -> int:
@@ -81,7 +82,7 @@ def ps_command(as_json: bool, store_location: str | None) -> int:
     return 0
 
 
-@click.command("rm")
+@click.command("rm", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("names", nargs=-1, required=True)
 @store_option
 def rm_command(names: tuple[str, ...], store_location: str | None) -> int:
@@ -144,9 +145,9 @@ async def start_or_restore(store: ProcessStore | None, program_path: str | None,
     the same as the saved one unless `force`). Saving never overwrites another saved process."""
     if store is not None and save_as is not None and save_as != resume and _exists(store, save_as):
         flag = store_flag(store, store_location)
-        raise click.UsageError(f"a saved process named {save_as!r} exists: continue it with "
-                               f"--resume {save_as}{flag}, choose another name, or remove it with: "
-                               f"llmproc rm {save_as}{flag}")
+        raise InputError(f"a saved process named {save_as!r} exists: continue it with "
+                         f"--resume {save_as}{flag}, choose another name, or remove it with: "
+                         f"llmproc rm {save_as}{flag}")
     program = load_program(program_path) if program_path else None
     if resume is None:
         assert program is not None

@@ -79,7 +79,9 @@ class ParametersSection(Strict):
     retry_max_delay_s: PositiveFloat | None = Field(default=None, description="Longest backoff delay; default 8.")
     retry_after_max_s: PositiveFloat | None = Field(
         default=None, description="Longest Retry-After honoured; a server asking for more fails at once. Default 60.")
-    request_timeout_s: PositiveFloat | None = None
+    request_timeout_s: PositiveFloat | None = Field(
+        default=None, description="Seconds a model call may go without receiving data (also the connect limit) "
+        "before it times out and is retried; default 120 (connect: 5).")
     extra: dict[str, Any] = Field(default={}, description="Passed through to the provider SDK call unchanged.")
 
     @model_validator(mode="after")

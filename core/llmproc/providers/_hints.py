@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from llmproc.errors import ProviderError
+from llmproc.providers import base
 
 __all__ = ["explain", "is_context_overflow", "KEY_HINTS"]
 
@@ -66,6 +67,10 @@ def _hint(error: ProviderError, model: str, tries: str) -> str | None:
         return f"{provider} is overloaded{tries}: try again later or raise [parameters] max_retries"
     if status is not None and status >= 500:
         return f"{provider} had a server error{tries}: try again later"
+    if status is None and "timed out" in error.detail:
+        return (f"{provider} did not answer in time{tries}: check base_url and the network; a model "
+                "that stays silent longer (a long answer not streamed, long reasoning) needs a larger "
+                f"[parameters] request_timeout_s (default: {base.DEFAULT_READ_TIMEOUT_S:g} s without data)")
     if status in (408, 409) or (status is None and error.retryable):
         return (f"the call to {provider} failed{tries}: check the network, base_url and "
                 "[parameters] request_timeout_s, then run again")

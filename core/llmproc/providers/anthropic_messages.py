@@ -29,6 +29,7 @@ from llmproc.providers.base import (
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
+    client_timeouts,
 )
 
 try:
@@ -133,8 +134,8 @@ def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"max_retries": 0}
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
-    if settings.timeout_s is not None:
-        kwargs["timeout"] = settings.timeout_s
+    connect, read = client_timeouts(settings)
+    kwargs["timeout"] = anthropic.Timeout(read, connect=connect)
     return kwargs
 
 

@@ -77,6 +77,20 @@ StreamEvent = Union[TextDelta, ThinkingDelta, ToolCallDelta]
 OnEvent = Callable[[StreamEvent], None]
 
 
+# A provider that accepts the connection and then sends nothing must not hold a run for the SDKs'
+# 600 s per attempt. Why 120 s: docs/providers.md#timeouts.
+DEFAULT_READ_TIMEOUT_S = 120.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0  # the anthropic and openai SDKs' own default
+
+
+def client_timeouts(settings: ProviderSettings) -> tuple[float, float]:
+    """(connect, read) seconds for an SDK client; write and pool waits take the read value.
+    `timeout_s` ([parameters] request_timeout_s) sets all four, as it always has."""
+    if settings.timeout_s is not None:
+        return settings.timeout_s, settings.timeout_s
+    return DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """How to build a client. None means "let the SDK read its own environment variables"."""
@@ -84,7 +98,7 @@ class ProviderSettings:
     provider: str
     base_url: str | None = None
     api_key: str | None = None
-    timeout_s: float | None = None
+    timeout_s: float | None = None  # None: DEFAULT_READ_TIMEOUT_S between bytes (client_timeouts)
     # The retry layer (providers/retry.py), applied by the registry; the SDKs never retry.
     max_retries: int = 3
     retry_initial_delay_s: float = 0.5

@@ -28,6 +28,7 @@ from llmproc.providers.base import (
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
+    client_timeouts,
 )
 from llmproc.providers.gemini_convert import (
     PartsAccumulator,
@@ -141,6 +142,21 @@ class GeminiProvider:
         self._client.close()
 
 
+def _default_timeout(connect: float, read: float) -> Any:
+    """An httpx request hook giving requests without a timeout the default idle timeout.
+
+    Without `http_options.timeout` genai sends each request with `timeout=None` (no limit at
+    all), and setting that option would also make it a total deadline: sent to the server as
+    X-Server-Timeout, and used as aiohttp's total. The hook is httpx's only: with aiohttp
+    installed genai uses aiohttp, and only request_timeout_s bounds a call.
+    """
+    async def fill_in(request: Any) -> None:
+        if request.extensions.get("timeout", {}).get("read") is None:
+            request.extensions["timeout"] = {"connect": connect, "read": read, "write": read, "pool": read}
+
+    return fill_in
+
+
 def create(settings: ProviderSettings) -> GeminiProvider:
     """Raises ProviderNotInstalled without google-genai, MissingCredentialsError without a key."""
     name = settings.provider or "gemini"
@@ -157,6 +173,8 @@ def create(settings: ProviderSettings) -> GeminiProvider:
         http["base_url"] = settings.base_url
     if settings.timeout_s is not None:
         http["timeout"] = int(settings.timeout_s * 1000)  # genai takes milliseconds
+    else:
+        http["async_client_args"] = {"event_hooks": {"request": [_default_timeout(*client_timeouts(settings))]}}
     # One attempt: retries are ours (providers/retry.py). Setting retry_options also turns off
     # genai's implicit 1-10 s retry of aiohttp connection errors.
     http["retry_options"] = types.HttpRetryOptions(attempts=1)

@@ -19,7 +19,7 @@ import openai
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import ToolResult
 from llmproc.providers._errors import provider_error
-from llmproc.providers.base import ProviderSettings
+from llmproc.providers.base import ProviderSettings, client_timeouts
 
 # Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK
 # refuses to build a client without one.
@@ -38,8 +38,8 @@ def build_client(settings: ProviderSettings, *, keyless_with_base_url: bool) -> 
     kwargs: dict[str, Any] = {"max_retries": 0}
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
-    if settings.timeout_s is not None:
-        kwargs["timeout"] = settings.timeout_s
+    connect, read = client_timeouts(settings)
+    kwargs["timeout"] = openai.Timeout(read, connect=connect)
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
     elif not os.environ.get("OPENAI_API_KEY"):
