@@ -32,6 +32,7 @@ from llmproc_mcp.lifecycle import exit_now, serve_stdio, uvicorn_server, until_s
 from llmproc_mcp.programs import ProgramRegistry
 from llmproc_mcp.settings import ServerSettings, SettingsError, check_program_dirs, is_loopback, parse_args
 from llmproc_mcp.startup import WARM_AFTER_S, Startup
+from llmproc_mcp.workers import inherited_socket, supervise
 
 log = logging.getLogger("llmproc_mcp")
 
@@ -182,7 +183,10 @@ class BearerAuth:
 
 
 def http_app(server: MCPServer, settings: ServerSettings) -> Any:
-    app = server.streamable_http_app(host=settings.host, transport_security=transport_security(settings))
+    # A worker or an instance behind a load balancer may get any request of a host: no sessions.
+    stateless = settings.stateless or settings.worker_fd is not None
+    app = server.streamable_http_app(host=settings.host, transport_security=transport_security(settings),
+                                     stateless_http=stateless)
     return BearerAuth(app, settings.token) if settings.token else app
 
 
@@ -205,7 +209,11 @@ async def serve(settings: ServerSettings) -> None:
         await until_signal(run_stdio, lambda _signum: serving.cancel())
         return
     http = uvicorn_server(http_app(server, settings), settings, stoppable=True)
-    await until_signal(http.serve, http.stop)
+    if settings.worker_fd is None:
+        await until_signal(http.serve, http.stop)
+        return
+    listener = inherited_socket(settings.worker_fd)  # the supervisor's port (workers.py)
+    await until_signal(lambda: http.serve(sockets=[listener]), http.stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -225,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.workers > 1 and settings.worker_fd is None:
+        return supervise(list(sys.argv[1:] if argv is None else argv), settings.host, settings.port,
+                         settings.workers)
     try:
         anyio.run(serve, settings, backend_options={"use_uvloop": _has_uvloop()})
     except KeyboardInterrupt:

@@ -45,6 +45,9 @@ class ServerSettings:
     store: str | None = None  # a store file or URL (PostgreSQL) shared with other servers; wins over state_dir
     idle_s: float = 600.0  # a finished process idle this long is closed (state kept); 0: never
     cwd: Path | None = None  # processes' working directory (their file tools' root); None: the server's
+    workers: int = 1  # HTTP: server processes on one port (workers.py)
+    worker_fd: int | None = None  # set by the supervisor: this process is a worker on that socket
+    stateless: bool = False  # HTTP without sessions (several instances behind a load balancer)
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -63,6 +66,12 @@ class ServerSettings:
                                 "drop calls that stay silent longer")
         if self.preview_chars > self.max_answer_chars:
             raise SettingsError("preview_chars must not exceed max_answer_chars")
+        if self.workers < 1:
+            raise SettingsError(f"workers must be at least 1, not {self.workers} (flag --workers)")
+        if self.workers > 1 and self.transport != "http":
+            raise SettingsError("--workers serves HTTP: add --http (a stdio server has one host)")
+        if self.workers > 1 and self.state_dir is None and self.store is None:
+            raise SettingsError("--workers needs a store the workers share: drop --no-state")
         if self.transport == "http" and not is_loopback(self.host) and not self.token:
             raise SettingsError(
                 f"--host {self.host} is reachable from other machines: set a bearer token with --token "
@@ -136,6 +145,12 @@ def _env(name: str) -> str:
 @click.option("--store", default=None, envvar="LLMPROC_STORE",
               help="The process table's store: a SQLite file or a postgresql:// URL, which several servers "
               "(and machines) may share [default: --state-dir's].")
+@click.option("--workers", default=1, show_default=True, type=int, envvar=_env("WORKERS"),
+              help="HTTP: serve the port from this many processes sharing the store (one per core).")
+@click.option("--stateless", is_flag=True, envvar=_env("STATELESS"),
+              help="HTTP without MCP sessions, for several instances behind a load balancer "
+              "(implied by --workers).")
+@click.option("--worker-fd", "worker_fd", default=None, type=int, hidden=True)
 @click.option("--no-state", is_flag=True, envvar=_env("NO_STATE"), help="Keep nothing across restarts.")
 @click.option("--log-level", default="INFO", show_default=True, envvar=_env("LOG_LEVEL"),
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),

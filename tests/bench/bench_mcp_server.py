@@ -159,10 +159,10 @@ def wait_healthy(server: subprocess.Popen[bytes], port: int, path: str = "/healt
     raise TimeoutError("the HTTP server did not start")
 
 
-def start_ours(work: Path, port: int, max_processes: int) -> subprocess.Popen[bytes]:
+def start_ours(work: Path, port: int, max_processes: int, workers: int = 1) -> subprocess.Popen[bytes]:
     server = subprocess.Popen([sys.executable, "-m", "llmproc_mcp", "--http", "--port", str(port),
                                "--programs", str(work / "load-programs"),
-                               "--state-dir", str(work / f"state-{port}"),
+                               "--state-dir", str(work / f"state-{port}"), "--workers", str(workers),
                                "--max-processes", str(max_processes), "--log-level", "WARNING"],
                               env=env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_healthy(server, port)
@@ -197,13 +197,13 @@ async def one_round(url: str, calls: int) -> tuple[float, int]:
 
 
 async def load(work: Path, calls: int, delay: float, rounds: int,
-               max_processes: int) -> tuple[float, float, int, int]:
+               max_processes: int, workers: int = 1) -> tuple[float, float, int, int]:
     """Median wall time of llmproc-mcp and of a bare MCPServer whose tool only sleeps `delay`,
     in alternating rounds; the fewest calls answered and the fewest requests the provider saw."""
     fake = FakeProcess()
     ours_port, bare_port = _free_port(), _free_port()
     (work / "load-programs" / "helper.toml").write_text(program_text(fake.base_url))
-    ours, bare = start_ours(work, ours_port, max_processes), start_bare(bare_port, delay)
+    ours, bare = start_ours(work, ours_port, max_processes, workers), start_bare(bare_port, delay)
     ours_times, bare_times, answered, seen = [], [], calls, calls
     try:
         for round_ in range(rounds + 1):  # round 0 warms up (SDK imports, connection pools)
@@ -238,6 +238,7 @@ async def main(starts: int, calls: int, delay: float, rounds: int) -> None:
         ours, bare = await startup(starts, work)
         wall, floor, answered, seen = await load(work, calls, delay, rounds, max(calls, 32))
         queued, _, queued_answered, _ = await load(work, calls, delay, 1, 32)
+        two, _, two_answered, two_seen = await load(work, calls, delay, rounds, max(calls, 32), workers=2)
     print(f"{'figure':<46}{'llmproc-mcp':>12}{'reference':>12}{'ratio':>8}{'target':>8}")
     print(f"{'start-up: spawn to initialize + tools/list':<46}{ours * 1e3:>10.0f}ms{bare * 1e3:>10.0f}ms"
           f"{ours / bare:>8.2f}{'<=1.0':>8}")
@@ -247,6 +248,10 @@ async def main(starts: int, calls: int, delay: float, rounds: int) -> None:
     print(f"{'  same calls, bare MCPServer tool sleeping':<46}{wall * 1e3:>10.0f}ms{floor * 1e3:>10.0f}ms"
           f"{wall / floor:>8.2f}")
     print(f"  calls answered: {answered}/{calls}, provider requests: {seen}/{calls} (target: all, once each)")
+    label = f"load, --workers 2 ({os.cpu_count()} cores)"
+    print(f"{label:<46}{two * 1e3:>10.0f}ms{delay * 1e3:>10.0f}ms{two / delay:>8.2f}{'<=1.5':>8}")
+    print(f"  against one worker: {two / wall:.2f}; answered {two_answered}/{calls}, provider requests "
+          f"{two_seen}/{calls}")
     print("  references: start, a bare MCPServer with one tool started the same way; load, the provider "
           "delay (the ideal), then the protocol floor: the same client against a bare MCPServer whose tool "
           f"sleeps {delay * 1e3:.0f} ms")

@@ -92,5 +92,5 @@ def test_version_and_help_describe_the_command(capsys: pytest.CaptureFixture[str
     usage, description = out.split("\n\n")[:2]  # usage names sys.argv[0] in-process
     assert usage.startswith("Usage: ") and description.strip().startswith("Serve llmproc programs to an MCP host")
     # Every option says what it is for (a default alone is not help).
-    assert [o.name for o in _command.params if isinstance(o, click.Option) and not o.help] == []
+    assert [o.name for o in _command.params if isinstance(o, click.Option) and not o.help and not o.hidden] == []
     assert "--preview-chars" in out and "Characters of a too-long answer" in out
