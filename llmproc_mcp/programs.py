@@ -99,17 +99,25 @@ class ProgramRegistry:
         raise ToolError(f"unknown program {ref!r}; registered programs: {known}")
 
     async def aload(self, ref: str) -> tuple[str, LLMProgram]:
-        """`load` in a worker thread, off the event loop."""
-        return await anyio.to_thread.run_sync(self.load, ref)
+        """`load`, in a worker thread unless the program is loaded already and unchanged (a
+        listing and a stat: cheaper than the hop to a thread)."""
+        return self._cached(ref) or await anyio.to_thread.run_sync(self.load, ref)
+
+    def _cached(self, ref: str) -> tuple[str, LLMProgram] | None:
+        name, path = self.resolve(ref)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == path.stat().st_mtime_ns:
+            return name, cached[1]
+        return None
 
     def load(self, ref: str) -> tuple[str, LLMProgram]:
         from llmproc.program import LLMProgram
 
+        found = self._cached(ref)
+        if found is not None:
+            return found
         name, path = self.resolve(ref)
         mtime = path.stat().st_mtime_ns
-        cached = self._cache.get(path)
-        if cached is not None and cached[0] == mtime:
-            return name, cached[1]
         try:
             program = LLMProgram.from_toml(path)
         except ProgramConfigError as exc:

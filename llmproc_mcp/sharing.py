@@ -33,6 +33,8 @@ class Sharing:
         self.server_id = leases.new_server_id() if persistence.shared else "this server"
         self._fd_ids: list[int] = []
         self._refilling = False
+        self._pids_wanted: list[_PidRequest] = []
+        self._pid_lock = anyio.Lock()
 
     # -- the lease -----------------------------------------------------------------------------
     def renew(self, heartbeat: float | None = None) -> None:
@@ -59,8 +61,25 @@ class Sharing:
 
     # -- ids -------------------------------------------------------------------------------------
     async def new_pids(self, count: int, at_least: int) -> list[int]:
-        first = await self.persistence.allocate("pid", count, at_least)
-        return list(range(first, first + count))
+        """`count` new pids. Requests made while an allocation is under way share the next one:
+        a burst of runs costs a few store transactions, not one each."""
+        request = _PidRequest(count)
+        self._pids_wanted.append(request)
+        async with self._pid_lock:
+            if request.pids is None and request.error is None:  # allocate for all that wait
+                batch, self._pids_wanted = self._pids_wanted, []
+                try:
+                    first = await self.persistence.allocate("pid", sum(r.count for r in batch), at_least)
+                except Exception as exc:
+                    for waiting in batch:
+                        waiting.error = exc
+                    raise
+                for waiting in batch:
+                    waiting.pids, first = list(range(first, first + waiting.count)), first + waiting.count
+        if request.error is not None:
+            raise request.error
+        assert request.pids is not None
+        return request.pids
 
     async def reserve_fd_ids(self, count: int, at_least: int = 1) -> None:
         """Have at least `count` fd ids in hand (reserved in the store, unused by anyone)."""
@@ -87,6 +106,13 @@ class Sharing:
             await self.reserve_fd_ids(FD_BLOCK)
         finally:
             self._refilling = False
+
+
+class _PidRequest:
+    def __init__(self, count: int):
+        self.count = count
+        self.pids: list[int] | None = None
+        self.error: Exception | None = None
 
 
 __all__ = ["FD_BLOCK", "Sharing"]
