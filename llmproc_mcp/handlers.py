@@ -214,7 +214,9 @@ async def wait(
                                                                "the server's bounded wait).")] = None,
 ) -> Processes:
     table = await _table(ctx)
-    entries = [await table.lookup(pid) for pid in dict.fromkeys(pids)]
+    unique = list(dict.fromkeys(pids))
+    await table.refresh(unique)  # as the store has them now (other servers' too), in one pass
+    entries = [table.get(pid) for pid in unique]
     limit = table.settings.wait_s if timeout_s is None else min(timeout_s, table.settings.wait_s)
     return await _await(table, ctx, entries, limit, owned=False)
 

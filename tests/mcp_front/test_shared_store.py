@@ -89,8 +89,9 @@ async def test_two_servers_share_pids_processes_and_fds(shared: tuple[Path, Path
                 await b.call_tool("send", {"pid": pid, "prompt": "b continues"})
                 again = await a.call_tool("send", {"pid": pid, "prompt": "a again"})
                 assert first(again)["status"] == "done" and first(again)["runs"] == 3, text_of(again)
-                state = open_store(store[1] if store else state).load(f"mcp-process-{pid}")
-                users = [m for m in state["history"] if m["role"] == "user"]
+                with open_store(store[1] if store else state) as saved:
+                    history = saved.load(f"mcp-process-{pid}")["history"]
+                users = [m for m in history if m["role"] == "user"]
                 assert len(users) == 3, users  # a-0, then B's turn, then A's: nothing lost or forked
                 # one running on a live server is not continued elsewhere; the line says why
                 running = pids_of(await a.call_tool("spawn", {"tasks": [{"program": "stuck", "prompt": "z"}]}))[0]
