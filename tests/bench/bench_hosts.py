@@ -17,18 +17,14 @@ import time
 from pathlib import Path
 
 import anyio
-from llmproc.testing import FakeLLMServer
 from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.mcp_front.conftest import HttpServer, server_args, server_env  # noqa: E402
-from tests.mcp_front.hosts.base import McpServer  # noqa: E402
-from tests.mcp_front.hosts.scenario import (  # noqa: E402
-    ECHO_PROGRAM, SERVER_FLAGS, SLOW_PROGRAM, Scenario, standard_steps,
-)
-from tests.mcp_front.test_hosts import HOSTS  # noqa: E402
+from tests.mcp_front.conftest import server_args, server_env  # noqa: E402
+from tests.mcp_front.hosts.scenario import ECHO_PROGRAM, SERVER_FLAGS, SLOW_PROGRAM, standard_steps  # noqa: E402
+from tests.mcp_front.test_hosts import HOSTS, play  # noqa: E402
 
 
 def programs(work: Path) -> Path:
@@ -56,23 +52,10 @@ async def direct(work: Path) -> float:
 
 
 def run_host(host, transport: str, work: Path) -> tuple[list[bool], float]:
-    folder, state = programs(work), work / f"state-{host.name}-{transport}"
-    scenario = Scenario(host, standard_steps())
-    http = None
-    if transport == "http":
-        http = HttpServer(folder, state, *SERVER_FLAGS, log=work / "server.log").start()
-        server = McpServer(url=http.url)
-    else:
-        server = McpServer(command=(sys.executable, *server_args(folder, state, *SERVER_FLAGS)), env=server_env())
-    workdir = work / f"work-{host.name}-{transport}"
-    workdir.mkdir()
+    folder = work / f"{host.name}-{transport}"
+    folder.mkdir()
     started = time.perf_counter()
-    try:
-        with FakeLLMServer(responder=scenario) as fake:
-            host.run(server, fake, workdir, "Use the llmproc tools.", 300)
-    finally:
-        if http is not None:
-            http.stop()
+    scenario, _run = play(host, transport, folder)
     elapsed = time.perf_counter() - started
     cells = []
     for index, step in enumerate(scenario.steps):

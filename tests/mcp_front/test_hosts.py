@@ -14,7 +14,7 @@ import pytest
 from llmproc.testing import FakeLLMServer
 
 from .conftest import HttpServer, server_args, server_env
-from .hosts.base import Host, McpServer
+from .hosts.base import Host, HostRun, McpServer
 from .hosts.claude_code import ClaudeCode
 from .hosts.codex import Codex
 from .hosts.gemini import Gemini
@@ -28,12 +28,29 @@ CASES = [pytest.param(host, transport, id=f"{host.name}-{transport}")
          for host in HOSTS for transport in host.transports]
 
 
-def _programs(tmp_path: Path) -> Path:
-    folder = tmp_path / "programs"
-    folder.mkdir()
-    (folder / "echo.toml").write_text(ECHO_PROGRAM)
-    (folder / "slow.toml").write_text(SLOW_PROGRAM)
-    return folder
+def play(host: Host, transport: str, work: Path) -> tuple[Scenario, HostRun]:
+    """The standard scenario with `host` and llmproc-mcp over `transport`, in the folder `work`."""
+    programs, state = work / "programs", work / "state"
+    programs.mkdir()
+    (programs / "echo.toml").write_text(ECHO_PROGRAM)
+    (programs / "slow.toml").write_text(SLOW_PROGRAM)
+    scenario = Scenario(host, standard_steps())
+    http = None
+    if transport == "http":
+        http = HttpServer(programs, state, *SERVER_FLAGS, log=work / "server.log").start()
+        server = McpServer(url=http.url)
+    else:
+        server = McpServer(command=(sys.executable, *server_args(programs, state, *SERVER_FLAGS)),
+                           env=server_env())
+    workdir = work / "work"
+    workdir.mkdir()
+    try:
+        with FakeLLMServer(responder=scenario) as fake:
+            run = host.run(server, fake, workdir, PROMPT, RUN_TIMEOUT_S)
+    finally:
+        if http is not None:
+            http.stop()
+    return scenario, run
 
 
 @pytest.mark.host
@@ -42,23 +59,7 @@ def test_every_answer_and_hint_reaches_the_hosts_model(host: Host, transport: st
     reason = host.missing()
     if reason:
         pytest.skip(reason)
-    programs, state = _programs(tmp_path), tmp_path / "state"
-    scenario = Scenario(host, standard_steps())
-    http = None
-    if transport == "http":
-        http = HttpServer(programs, state, *SERVER_FLAGS, log=tmp_path / "server.log").start()
-        server = McpServer(url=http.url)
-    else:
-        server = McpServer(command=(sys.executable, *server_args(programs, state, *SERVER_FLAGS)),
-                           env=server_env())
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    try:
-        with FakeLLMServer(responder=scenario) as fake:
-            run = host.run(server, fake, workdir, PROMPT, RUN_TIMEOUT_S)
-    finally:
-        if http is not None:
-            http.stop()
+    scenario, run = play(host, transport, tmp_path)
     failures = scenario.failures()
     assert not failures, "\n".join(failures) + "\n" + run.describe()
     assert run.returncode == 0 and DONE in run.stdout, run.describe()
