@@ -5,10 +5,15 @@ are kept in the order the model asked for them. A tool that fails becomes an err
 the model. Whatever stops the run early (cancellation, a limit, a provider error), `finish()`
 leaves the history consistent: every tool call has a result, finished tools keep their real
 output and unfinished ones say they were cancelled.
+
+`process.on_checkpoint`, when set, is awaited at the points a crash-safe caller saves: "model"
+(a response is in the history, before its tools start), "tool" (each call's result, in call
+order) and "results" (the turn's results are in the history).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -26,6 +31,8 @@ from llmproc.providers.retry import RetryNotice, reporting_retries
 if TYPE_CHECKING:
     from llmproc.tools.base import ToolOutput
     from llmproc.process.process import LLMProcess
+
+log = logging.getLogger("llmproc.process")
 
 CANCELLED_RESULT = "cancelled: the run stopped before this tool finished"
 
@@ -59,9 +66,13 @@ class TurnLoop:
             calls = message.tool_calls
             self.stop_reason = response.stop_reason
             proc.emit(TurnEnd(self.turns, response.stop_reason, len(calls)))
+            if proc.on_checkpoint is not None:
+                await self._checkpoint("model")
             if not calls:
                 return
             await self._run_tools(calls)
+            if proc.on_checkpoint is not None:
+                await self._checkpoint("results")
             self._check_cost()
 
     def _request(self) -> ModelRequest:
@@ -117,6 +128,8 @@ class TurnLoop:
                         self._finish_call(call, output, elapsed)
                         raise
                 self._finish_call(call, output, elapsed)
+                if self.process.on_checkpoint is not None:  # before the next call finishes: call order
+                    await self._checkpoint("tool")
             finally:
                 finished[index].set()
 
@@ -132,6 +145,15 @@ class TurnLoop:
             self._pending = {}
             return
         self._append_results(calls)
+
+    async def _checkpoint(self, point: str) -> None:
+        hook = self.process.on_checkpoint
+        if hook is None:
+            return
+        try:
+            await hook(self.process, point)
+        except Exception:  # a failed save loses durability, not the run
+            log.exception("checkpoint hook of process %s failed at %r", self.process.pid, point)
 
     def _on_retry(self, notice: RetryNotice) -> None:
         self.process.emit(ModelRetry(self.turns, notice.attempt, notice.max_retries, notice.delay_s,

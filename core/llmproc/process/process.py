@@ -15,7 +15,7 @@ import dataclasses
 import enum
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ import anyio
 
 from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled, ToolError
 from llmproc.fd import FDTable, capture_references, offload_output, page_user_input
-from llmproc.messages import Message, TextPart, ToolCall, Usage
+from llmproc.messages import Message, TextPart, ToolCall, ToolResult, Usage
 from llmproc.process.events import Event, Subscriber, ToolProgress
 from llmproc.process.history import History
 from llmproc.process.loop import TurnLoop
@@ -83,6 +83,10 @@ class LLMProcess:
         self._next_id = 1
         self._owns_provider = True
         self._rewritten_at: int | None = None  # set by goto/exec: where the history was rewritten
+        # Awaited with "model", "tool" or "results" where a crash-safe caller saves (see loop.py);
+        # set by the caller, never copied to children or fork copies.
+        self.on_checkpoint: Callable[[LLMProcess, str], Awaitable[None]] | None = None
+        self._loop: TurnLoop | None = None  # the run in progress
 
     @classmethod
     async def create(cls, program: LLMProgram, *, provider: Provider | None = None,
@@ -169,13 +173,19 @@ class LLMProcess:
     @classmethod
     async def restore(cls, state: dict[str, Any], *, program: LLMProgram | None = None,
                       allow_changed_program: bool = False, provider: Provider | None = None,
-                      tools: Sequence[Tool] = (), cwd: str | Path | None = None) -> LLMProcess:
+                      tools: Sequence[Tool] = (), cwd: str | Path | None = None,
+                      rerun_read_only: bool = False) -> LLMProcess:
         """A new idle process continuing `state`; it sends the request the original would have
         sent next. See `llmproc.store.state.restore` for the options."""
         from llmproc.store.state import restore
 
         return await restore(state, program=program, allow_changed_program=allow_changed_program,
-                             provider=provider, tools=tools, cwd=cwd)
+                             provider=provider, tools=tools, cwd=cwd, rerun_read_only=rerun_read_only)
+
+    @property
+    def finished_results(self) -> tuple[ToolResult, ...]:
+        """The results of the running turn's tool calls that finished so far, in call order."""
+        return tuple(self._loop._pending.values()) if self._loop is not None else ()
 
     # -- running -----------------------------------------------------------------------------
     async def call_tool(self, call: ToolCall) -> ToolOutput:
@@ -225,8 +235,8 @@ class LLMProcess:
 
     async def _drive(self, stream: bool | None, max_turns: int | None) -> RunResult:
         params, limits = self.program.config.parameters, self.program.config.limits
-        loop = TurnLoop(self, stream=stream if stream is not None else bool(params.stream),
-                        max_turns=max_turns or limits.max_turns)
+        loop = self._loop = TurnLoop(self, stream=stream if stream is not None else bool(params.stream),
+                                     max_turns=max_turns or limits.max_turns)
         try:
             if limits.timeout_s is None:
                 await loop.run()
@@ -239,6 +249,7 @@ class LLMProcess:
                                          f"timeout_s={limits.timeout_s} reached before a final answer") from None
         finally:
             loop.finish()
+            self._loop = None
             self.state = ProcessState.IDLE
         return loop.result()
 

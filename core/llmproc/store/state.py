@@ -17,6 +17,8 @@ The state (schema version 1, see `migrations.py`):
     limits           what counts against [limits] across runs: depth, children started
     pid, parent_pid, children   the process tree at save time (for the record)
     status, cwd
+    pending_results  only in a state saved while a turn's tools ran: the results (ToolResult parts)
+                     of the calls that had finished, so a restore need not run them again
 
 Why the system prompt is kept rather than rebuilt: it holds the date and the preloaded files,
 and the restored process must send byte for byte the request the original would have sent
@@ -26,7 +28,8 @@ file) unless `allow_changed_program=True`; then the new program's own prompt is 
 Children are not restored: they finished inside the tool call that started them, and their
 answers are in the history. The restored process keeps closed stand-ins (`saved_pid` set) so
 that `max_children` still counts them. A state saved while running gets its unanswered tool
-calls answered with an error result, as after a cancelled run.
+calls answered: with the saved result of a call that finished, else with an error result
+(INTERRUPTED_RESULT), or, with `rerun_read_only=True`, by running a read-only tool again.
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from llmproc.errors import LLMProcError, ProgramChangedError, StateError
-from llmproc.messages import Message, ToolResult, Usage, messages_from_json, messages_to_json
+from llmproc.messages import (Message, ToolCall, ToolResult, Usage, messages_from_json, messages_to_json,
+                              part_from_dict, part_to_dict)
 from llmproc.store.migrations import KIND, SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:
@@ -46,11 +52,12 @@ if TYPE_CHECKING:
     from llmproc.process.process import LLMProcess
     from llmproc.program import LLMProgram
     from llmproc.providers.base import Provider
-    from llmproc.tools.base import Tool
+    from llmproc.tools.base import Tool, ToolOutput
 
 log = logging.getLogger("llmproc.store")
 
-INTERRUPTED_RESULT = "interrupted: the process was saved while this tool was running; it did not finish"
+INTERRUPTED_RESULT = ("interrupted: this tool call was cut off (the process was saved, or its server stopped, "
+                      "while it ran) and was not run again; it may or may not have taken effect")
 _REQUIRED = ("program", "system_prompt", "history", "next_message_id", "usage")
 
 
@@ -60,7 +67,7 @@ def snapshot(process: LLMProcess) -> dict[str, Any]:
 
     program = process.program
     fd_table = process.fd_table
-    return {
+    state: dict[str, Any] = {
         "kind": KIND,
         "version": SCHEMA_VERSION,
         "llmproc_version": __version__,
@@ -80,6 +87,19 @@ def snapshot(process: LLMProcess) -> dict[str, Any]:
         "status": process.state.value,
         "cwd": str(process.cwd),
     }
+    pending = _finished_results(process)
+    if pending:
+        state["pending_results"] = pending
+    return state
+
+
+def _finished_results(process: LLMProcess) -> list[dict[str, Any]]:
+    """The finished results of the trailing assistant message's calls (a save mid-turn)."""
+    last = process.history[-1] if len(process.history) else None
+    if last is None or last.role != "assistant" or not last.tool_calls:
+        return []
+    ids = {call.id for call in last.tool_calls}
+    return [part_to_dict(r) for r in process.finished_results if r.call_id in ids]
 
 
 def program_ref(program: LLMProgram) -> dict[str, Any]:
@@ -99,12 +119,15 @@ def program_ref(program: LLMProgram) -> dict[str, Any]:
 
 async def restore(state: dict[str, Any], *, program: LLMProgram | None = None,
                   allow_changed_program: bool = False, provider: Provider | None = None,
-                  tools: Sequence[Tool] = (), cwd: str | Path | None = None) -> LLMProcess:
+                  tools: Sequence[Tool] = (), cwd: str | Path | None = None,
+                  rerun_read_only: bool = False) -> LLMProcess:
     """A new idle process that continues `state`.
 
     `program`: run this program instead of the saved reference (it must hash the same unless
     `allow_changed_program`); `provider`: a client to use (e.g. a ScriptedProvider); `tools`:
-    the Python tools the original was started with; `cwd`: default the saved one if it exists.
+    the Python tools the original was started with; `cwd`: default the saved one if it exists;
+    `rerun_read_only`: a call cut off mid-run whose tool is `read_only` is run again (else it
+    is answered with INTERRUPTED_RESULT).
     """
     from llmproc.process.process import LLMProcess
 
@@ -117,23 +140,28 @@ async def restore(state: dict[str, Any], *, program: LLMProgram | None = None,
         cwd = state["cwd"]
     process = await LLMProcess.create(program, provider=provider, tools=tools, cwd=cwd)
     try:
-        _fill(process, state, keep_prompt=not changed)
+        finished = _fill(process, state, keep_prompt=not changed)
+        await _answer_unfinished_calls(process, finished, rerun_read_only)
     except BaseException:
         await process.aclose()
         raise
     return process
 
 
-def _fill(process: LLMProcess, state: dict[str, Any], *, keep_prompt: bool) -> None:
+def _fill(process: LLMProcess, state: dict[str, Any], *, keep_prompt: bool) -> dict[str, ToolResult]:
+    """Everything but the unanswered calls; returns the saved results of those that finished."""
     from llmproc.fd import FDTable
     from llmproc.process.history import History
 
     try:
+        finished = [part_from_dict(p) for p in state.get("pending_results") or ()]
         history = messages_from_json(state["history"])
         usage = Usage.from_dict(state["usage"])
         fd_table = FDTable.from_dict(state["fd_table"]) if state.get("fd_table") else None
     except (LLMProcError, KeyError, TypeError, ValueError) as exc:
         raise StateError(f"process state is malformed: {exc}") from None
+    if not all(isinstance(r, ToolResult) for r in finished):
+        raise StateError("process state is malformed: pending_results holds parts that are not tool results")
     if keep_prompt:
         process.system_prompt = state["system_prompt"]
     saved_tools = set(state.get("tools", ()))
@@ -149,7 +177,7 @@ def _fill(process: LLMProcess, state: dict[str, Any], *, keep_prompt: bool) -> N
     limits = state.get("limits") or {}
     process.depth = int(limits.get("depth", 0))
     _stand_ins(process, state.get("children") or [], int(limits.get("children_started", 0)))
-    _answer_interrupted_calls(process)
+    return {r.call_id: r for r in finished if isinstance(r, ToolResult)}
 
 
 def _stand_ins(process: LLMProcess, pids: list[Any], count: int) -> None:
@@ -162,11 +190,34 @@ def _stand_ins(process: LLMProcess, pids: list[Any], count: int) -> None:
         child.saved_pid = pids[i] if i < len(pids) else None  # type: ignore[attr-defined]
 
 
-def _answer_interrupted_calls(process: LLMProcess) -> None:
+async def _answer_unfinished_calls(process: LLMProcess, finished: dict[str, ToolResult],
+                                   rerun_read_only: bool) -> None:
+    """One user message answering the trailing assistant message's calls, if it has any."""
     last = process.history[-1] if len(process.history) else None
-    if last is not None and last.role == "assistant" and last.tool_calls:
-        results = tuple(ToolResult(c.id, INTERRUPTED_RESULT, True, c.name) for c in last.tool_calls)
-        process.append(Message("user", results))
+    if last is None or last.role != "assistant" or not last.tool_calls:
+        return
+    calls = last.tool_calls
+    results: list[ToolResult | None] = [finished.get(c.id) for c in calls]
+    rerun = [i for i, c in enumerate(calls) if results[i] is None and rerun_read_only and _read_only(process, c)]
+    if rerun:
+        outputs: dict[int, ToolOutput] = {}
+
+        async def run(i: int) -> None:
+            outputs[i] = await process.run_tool(calls[i])
+
+        async with anyio.create_task_group() as group:
+            for i in rerun:
+                group.start_soon(run, i)
+        for i in rerun:  # long outputs become fds in call order, as in the turn loop
+            call, output = calls[i], process.store_long_output(calls[i], outputs[i])
+            results[i] = ToolResult(call.id, output.content, output.is_error, call.name, images=output.images)
+    process.append(Message("user", tuple(r or ToolResult(c.id, INTERRUPTED_RESULT, True, c.name)
+                                         for r, c in zip(results, calls))))
+
+
+def _read_only(process: LLMProcess, call: ToolCall) -> bool:
+    tool = process.toolset.get(call.name)
+    return tool is not None and tool.read_only
 
 
 def _program_for(ref: dict[str, Any], program: LLMProgram | None,

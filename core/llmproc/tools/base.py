@@ -110,6 +110,9 @@ class Tool:
     name: str
     description: str
     parameters: dict[str, Any]  # JSON Schema of the arguments (an object schema)
+    # Safe to run again when a crash cut a call off: it only reads, or repeating it changes
+    # nothing (see `restore(rerun_read_only=True)`).
+    read_only: bool = False
 
     def __init__(self, name: str, description: str, parameters: dict[str, Any]):
         self.name = name
@@ -129,7 +132,8 @@ class Tool:
 class FunctionTool(Tool):
     """A tool backed by a typed Python function (sync functions run in a worker thread)."""
 
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None):
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None,
+                 read_only: bool = False):
         fs = function_schema(fn, is_context=_is_context_annotation)
         super().__init__(
             check_tool_name(name or getattr(fn, "__name__", "") or type(fn).__name__),
@@ -137,6 +141,7 @@ class FunctionTool(Tool):
             fs.parameters,
         )
         self.fn = fn
+        self.read_only = read_only
         self._schema: FunctionSchema = fs
         self._is_async = inspect.iscoroutinefunction(inspect.unwrap(fn))
 
@@ -182,26 +187,28 @@ ToolFunction = Callable[..., Any]  # sync or async
 
 
 @overload
-def tool(fn: ToolFunction, *, name: str | None = None, description: str | None = None) -> FunctionTool: ...
+def tool(fn: ToolFunction, *, name: str | None = None, description: str | None = None,
+         read_only: bool = False) -> FunctionTool: ...
 @overload
 def tool(
-    fn: None = None, *, name: str | None = None, description: str | None = None
+    fn: None = None, *, name: str | None = None, description: str | None = None, read_only: bool = False
 ) -> Callable[[ToolFunction], FunctionTool]: ...
 
 
 def tool(
-    fn: ToolFunction | None = None, *, name: str | None = None, description: str | None = None
+    fn: ToolFunction | None = None, *, name: str | None = None, description: str | None = None,
+    read_only: bool = False,
 ) -> FunctionTool | Callable[[ToolFunction], FunctionTool]:
     """Build a Tool from a typed function: `@tool`, `@tool(name=...)` or `tool(fn, ...)`.
 
     The description defaults to the docstring's first paragraph; argument descriptions come
     from its "Args:" section or from `Annotated[..., Field(description=...)]`. A parameter
     typed as `ToolContext` (or named `ctx`) receives the caller's context and is not shown
-    to the model.
+    to the model. `read_only=True`: see `Tool.read_only`.
     """
     if fn is None:
-        return lambda f: FunctionTool(f, name=name, description=description)
-    return FunctionTool(fn, name=name, description=description)
+        return lambda f: FunctionTool(f, name=name, description=description, read_only=read_only)
+    return FunctionTool(fn, name=name, description=description, read_only=read_only)
 
 
 __all__ = [

@@ -40,6 +40,10 @@ class _ToolView(Tool):
     def original_name(self) -> str:
         return self.inner.original_name if isinstance(self.inner, _ToolView) else self.inner.name
 
+    @property
+    def read_only(self) -> bool:
+        return self.inner.read_only
+
     async def call(self, args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         return await self.inner.call(args, ctx)
 

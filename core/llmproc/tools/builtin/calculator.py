@@ -149,7 +149,7 @@ def format_number(value: Number) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-@tool
+@tool(read_only=True)
 async def calculator(expression: str) -> str:  # async: bounded CPU work, cheaper inline than in a thread
     """Evaluate an arithmetic expression and return the result.
 

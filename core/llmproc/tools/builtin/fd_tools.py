@@ -46,7 +46,7 @@ def table_of(ctx: ToolContext) -> FDTable:
     return table
 
 
-@tool
+@tool(read_only=True)
 async def read_fd(
     fd: str,
     ctx: FDContext,

@@ -56,7 +56,7 @@ def existing_file(path: str, ctx: ToolContext) -> Path:
     return target
 
 
-@tool
+@tool(read_only=True)
 def read_file(
     path: str,
     ctx: ToolContext,
@@ -111,7 +111,7 @@ def read_file(
     return text
 
 
-@tool
+@tool(read_only=True)
 def list_dir(path: str = ".", *, ctx: ToolContext) -> str:
     """List a directory: one entry per line, sorted, directories ending in "/", files with their
     size.

@@ -49,7 +49,7 @@ def _walk_note(stats: WalkStats) -> str | None:
     return None
 
 
-@tool
+@tool(read_only=True)
 def glob(pattern: str, path: str = ".", *, ctx: ToolContext) -> str:
     """Find files and directories whose path matches a glob pattern, like "*.py" or
     "src/**/*.md". Results are sorted paths relative to the searched directory; directories end
@@ -106,7 +106,7 @@ def _grep_file(entry: Entry, shown: str, regex: re.Pattern[str], limit: int, out
     return "ok"
 
 
-@tool
+@tool(read_only=True)
 def grep(
     pattern: str,
     path: str = ".",

@@ -57,6 +57,8 @@ class McpTool(Tool):
         self.server = connection.name
         self.mcp_name = tool.name
         self.annotations = tool.annotations
+        hints = tool.annotations  # hints only, but the server's word is all there is
+        self.read_only = bool(hints and (hints.read_only_hint or hints.idempotent_hint))
 
     async def call(self, args: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         return await self.connection.call(self.mcp_name, args, current_progress_reporter())
