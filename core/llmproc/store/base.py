@@ -71,6 +71,14 @@ class ProcessStore(Protocol):
 
     def delete_record(self, kind: str, key: str) -> bool: ...
 
+    def swap_record(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool:
+        """Compare and set: if the record now equals `expect` (None: there is none), replace it
+        with `value` (None: delete it) and return True; else change nothing and return False.
+        Atomic across every process and machine sharing the store: of several servers trying to
+        take the same record, exactly one succeeds."""
+        ...
+
     def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
         """Reserve `count` consecutive new ids of `counter` and return the first.
 
@@ -104,6 +112,10 @@ class AsyncTwins:
 
     async def adelete(self, name: str) -> None:
         await self._in_thread(self.delete, name)  # type: ignore[attr-defined]
+
+    async def aswap_record(self, kind: str, key: str, expect: dict[str, Any] | None,
+                           value: dict[str, Any] | None) -> bool:
+        return await self._in_thread(self.swap_record, kind, key, expect, value)  # type: ignore[attr-defined]
 
     async def aallocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
         return await self._in_thread(self.allocate, counter, count, at_least=at_least)  # type: ignore[attr-defined]

@@ -227,6 +227,30 @@ class PostgresStore(AsyncTwins):
             return conn.execute("DELETE FROM llmproc_records WHERE kind = %s AND key = %s",
                                 (kind, key)).rowcount > 0
 
+    def swap_record(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool:
+        """See `ProcessStore.swap_record`. The row is locked (FOR UPDATE) from read to write."""
+        check_record_key(kind, key)
+        text = None if value is None else dumps_json(value, ascii_only=self._ascii)
+        with self._db(f"swapping record {kind}/{key}") as conn, conn.transaction():
+            if expect is None:  # only if absent: the primary key settles a race
+                if text is None:
+                    return conn.execute("SELECT 1 FROM llmproc_records WHERE kind = %s AND key = %s",
+                                        (kind, key)).fetchone() is None
+                return conn.execute(f"INSERT INTO llmproc_records (kind, key, value, updated_at) "
+                                    f"VALUES (%s, %s, %s, {_NOW}) ON CONFLICT (kind, key) DO NOTHING",
+                                    (kind, key, text)).rowcount == 1
+            row = conn.execute("SELECT value FROM llmproc_records WHERE kind = %s AND key = %s FOR UPDATE",
+                               (kind, key)).fetchone()
+            if row is None or json.loads(row[0]) != expect:
+                return False
+            if text is None:
+                conn.execute("DELETE FROM llmproc_records WHERE kind = %s AND key = %s", (kind, key))
+            else:
+                conn.execute(f"UPDATE llmproc_records SET value = %s, updated_at = {_NOW} "
+                             "WHERE kind = %s AND key = %s", (text, kind, key))
+            return True
+
     # -- counters: ids unique across every server sharing the database ------------------------------
     def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
         """See `ProcessStore.allocate`. One upsert: the row lock orders concurrent callers. Inside

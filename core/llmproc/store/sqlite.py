@@ -258,6 +258,33 @@ class SQLiteStore(AsyncTwins):
         with self._db(f"deleting record {kind}/{key}") as db:
             return db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key)).rowcount > 0
 
+    def swap_record(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool:
+        """See `ProcessStore.swap_record`."""
+        check_record_key(kind, key)
+        text = None if value is None else dumps_json(value)
+        with self._db(f"swapping record {kind}/{key}") as db:
+            own = not db.in_transaction
+            if own:
+                db.execute("BEGIN IMMEDIATE")  # the write lock: nobody changes the row between read and write
+            try:
+                row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+                swapped = (row is None) if expect is None else (row is not None and json.loads(row[0]) == expect)
+                if swapped:
+                    if text is None:
+                        db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+                    else:
+                        db.execute("INSERT INTO records (kind, key, value, updated_at) VALUES (?,?,?,?) "
+                                   "ON CONFLICT(kind, key) DO UPDATE SET value=excluded.value, "
+                                   "updated_at=excluded.updated_at", (kind, key, text, time.time()))
+                if own:
+                    db.execute("COMMIT")
+            except BaseException:
+                if own and db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return swapped
+
     # -- counters: ids unique across everyone sharing the file -------------------------------------
     def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
         """See `ProcessStore.allocate`. Allowed inside `batch()` (it joins the batch's transaction)."""

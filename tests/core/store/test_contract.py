@@ -160,6 +160,53 @@ def test_records_for_front_ends(store: Any) -> None:
     assert store.list() == []  # records are not saved processes
 
 
+def test_swap_record_compares_then_sets(store: Any) -> None:
+    assert store.swap_record("run", "7", None, {"owner": "a", "attempt": 1}) is True  # absent: created
+    assert store.swap_record("run", "7", None, {"owner": "b", "attempt": 1}) is False  # exists now
+    assert store.swap_record("run", "7", {"owner": "x", "attempt": 1}, {"owner": "b"}) is False
+    assert store.get_record("run", "7") == {"owner": "a", "attempt": 1}
+    assert store.swap_record("run", "7", {"owner": "a", "attempt": 1}, {"owner": "b", "attempt": 2}) is True
+    assert store.get_record("run", "7") == {"owner": "b", "attempt": 2}
+    assert store.swap_record("run", "7", {"owner": "b", "attempt": 2}, None) is True  # taken away
+    assert store.list_records("run") == {}
+    assert store.swap_record("run", "7", {"owner": "b", "attempt": 2}, None) is False
+    with store.batch():  # joins a batch like the other writes
+        assert store.swap_record("run", "8", None, {"owner": "c"}) is True
+    assert store.get_record("run", "8") == {"owner": "c"}
+
+
+SWAPPER = """
+import json, sys, time
+from llmproc.store import open_store
+location, start_at, me = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+won = 0
+with open_store(location) as store:
+    while time.time() < start_at:
+        pass
+    for i in range(40):  # every one tries to take every record from its dead owner
+        won += store.swap_record("run", str(i), {"owner": "dead"}, {"owner": me})
+print(json.dumps(won))
+"""
+
+
+def test_of_processes_taking_one_record_at_once_exactly_one_wins(backend: Backend) -> None:
+    with backend.open() as store:
+        for i in range(40):
+            store.put_record("run", str(i), {"owner": "dead"})
+    start_at = time.time() + 1.5
+    procs = [subprocess.Popen([sys.executable, "-c", SWAPPER, backend.location, str(start_at), f"s{k}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in range(3)]
+    wins = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        wins.append(json.loads(out))
+    with backend.open() as store:
+        owners = [v["owner"] for v in store.list_records("run").values()]
+    assert sum(wins) == 40 and "dead" not in owners, (wins, owners)  # each taken once, by one
+    assert sorted(wins) == sorted(owners.count(f"s{k}") for k in range(3))
+
+
 def test_allocate_hands_out_consecutive_ids(store: Any) -> None:
     assert store.allocate("pid") == 1
     assert store.allocate("pid", 3) == 2  # 2, 3, 4
