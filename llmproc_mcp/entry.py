@@ -68,6 +68,7 @@ class Entry:
     answer_fd: str | None = None
     activity: str = "queued"
     owner: str = ""  # the server that runs it or holds it live (sharing.py); "": a row from before
+    resumable: bool = False  # its run is journaled: another server continues it (durable.py)
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     # -- live only ------------------------------------------------------------------------------
@@ -79,9 +80,11 @@ class Entry:
     listener: Any = field(default=None, repr=False)  # called when activity changes
     last_used: float = field(default_factory=time.monotonic, repr=False)  # for closing idle processes
     pins: int = field(default=0, repr=False)  # > 0 while a call uses the live process (fork)
+    from_history: bool = field(default=False, repr=False)  # a run taken over: continue, no new prompt
+    handing_over: bool = field(default=False, repr=False)  # stopped so another server continues it
 
     _FIELDS = ("pid", "program", "path", "parent", "status", "prompt", "answer", "error", "turns", "runs",
-               "usage", "cost_usd", "answer_fd", "activity", "owner", "created", "updated")
+               "usage", "cost_usd", "answer_fd", "activity", "owner", "resumable", "created", "updated")
 
     def record(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self._FIELDS}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RENEW_S = 2.0
-TTL_S = 10.0  # five missed heartbeats: a server stalled this long is taken for dead
+TTL_S = 15.0  # seven missed heartbeats (written by a thread, so a busy loop does not miss them)
 KIND = "server"
 
 

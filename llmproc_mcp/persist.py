@@ -11,6 +11,7 @@ losing a row must not fail a run.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,23 +24,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("llmproc_mcp.persist")
 STATE_PREFIX = "mcp-process-"
+RUN_KEY = "mcp_run"  # in a saved state: the run of the process row it was saved in
 
 
 class Persistence(Protocol):
     durable: bool  # whether a saved process state can be restored (so a live process may be closed)
     shared: bool  # whether other servers may use the same store
 
-    def put(self, kind: str, key: str, data: dict[str, Any]) -> None: ...
+    def put(self, kind: str, key: str, data: dict[str, Any] | None) -> None: ...  # None: delete
+    def put_now(self, kind: str, key: str, data: dict[str, Any]) -> None: ...  # blocking, from a thread
+    def together(self) -> AbstractContextManager[None]: ...
+    async def aswap(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool: ...
     def records(self, kind: str) -> list[dict[str, Any]]: ...
     async def arecords(self, kind: str) -> dict[str, dict[str, Any]]: ...
     async def arecord(self, kind: str, key: str) -> dict[str, Any] | None: ...
     async def adelete(self, kind: str, key: str) -> None: ...
     async def allocate(self, counter: str, count: int, at_least: int) -> int: ...
     def allocate_now(self, counter: str, count: int) -> int: ...  # blocking: a last resort
-    def save_process(self, pid: int, process: LLMProcess) -> None: ...
+    def save_process(self, pid: int, process: LLMProcess, run: int | None = None) -> None: ...
     async def flush(self) -> bool: ...
-    async def restore_process(self, pid: int, program: LLMProgram,
-                              provider: Provider) -> LLMProcess | None: ...
+    async def load_state(self, pid: int) -> dict[str, Any] | None: ...
+    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider, *,
+                              state: dict[str, Any] | None = None) -> LLMProcess | None: ...
     def close(self) -> None: ...
 
 
@@ -52,8 +59,18 @@ class MemoryPersistence:
     def __init__(self) -> None:
         self._counters: dict[str, int] = {}
 
-    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+    def put(self, kind: str, key: str, data: dict[str, Any] | None) -> None:
         pass
+
+    def put_now(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        pass
+
+    def together(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    async def aswap(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool:
+        return False  # nothing is shared, so nothing is ever taken over
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return []
@@ -75,13 +92,17 @@ class MemoryPersistence:
         self._counters[counter] = first + count
         return first
 
-    def save_process(self, pid: int, process: LLMProcess) -> None:
+    def save_process(self, pid: int, process: LLMProcess, run: int | None = None) -> None:
         pass
 
     async def flush(self) -> bool:
         return True
 
-    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
+    async def load_state(self, pid: int) -> dict[str, Any] | None:
+        return None
+
+    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider, *,
+                              state: dict[str, Any] | None = None) -> LLMProcess | None:
         return None
 
     def close(self) -> None:
@@ -103,8 +124,21 @@ class StorePersistence:
         self.store = open_store(where)  # a new SQLite directory is made private to the user
         self.writer = StoreWriter(self.store)
 
-    def put(self, kind: str, key: str, data: dict[str, Any]) -> None:
+    def put(self, kind: str, key: str, data: dict[str, Any] | None) -> None:
         self.writer.put(kind, key, data)
+
+    def put_now(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        """Write at once, bypassing the queue (the lease's thread)."""
+        self.store.put_record(kind, key, data)
+
+    def together(self) -> AbstractContextManager[None]:
+        return self.writer.together()
+
+    async def aswap(self, kind: str, key: str, expect: dict[str, Any] | None,
+                    value: dict[str, Any] | None) -> bool:
+        """Compare and set in the store, now (not batched): one server of many wins."""
+        await self.flush()  # our own queued write of the key must not land after the swap
+        return await self.store.aswap_record(kind, key, expect, value)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return list(self.store.list_records(kind).values())
@@ -132,33 +166,46 @@ class StorePersistence:
     def allocate_now(self, counter: str, count: int) -> int:
         return self.store.allocate(counter, count)
 
-    def save_process(self, pid: int, process: LLMProcess) -> None:
+    def save_process(self, pid: int, process: LLMProcess, run: int | None = None) -> None:
+        """Queue the state of `process`; `run`: which run of the row it is in (durable.py)."""
         try:
             state = process.snapshot()  # now, on the loop: the process may run on while it is written
         except Exception:
             log.exception("could not snapshot the state of process %s", pid)
             return
+        if run is not None:
+            state[RUN_KEY] = run
         self.writer.save(f"{STATE_PREFIX}{pid}", state)
 
     async def flush(self) -> bool:
         """Wait until what was queued is written; False if any write failed meanwhile."""
         return await self.writer.flush()
 
-    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider) -> LLMProcess | None:
-        from llmproc.errors import NotFoundError, ProgramChangedError
-        from llmproc.process import LLMProcess
+    async def load_state(self, pid: int) -> dict[str, Any] | None:
+        from llmproc.errors import NotFoundError
 
         await self.flush()
         try:
-            state = await self.store.aload(f"{STATE_PREFIX}{pid}")
+            return await self.store.aload(f"{STATE_PREFIX}{pid}")
         except NotFoundError:
             return None
+
+    async def restore_process(self, pid: int, program: LLMProgram, provider: Provider, *,
+                              state: dict[str, Any] | None = None) -> LLMProcess | None:
+        """The process saved under `pid` (or from `state`), None when nothing was saved. A state
+        saved during a run reruns the read-only tool calls the run left unanswered."""
+        from llmproc.errors import ProgramChangedError
+        from llmproc.process import LLMProcess
+
+        state = state if state is not None else await self.load_state(pid)
+        if state is None:
+            return None
         try:
-            return await LLMProcess.restore(state, program=program, provider=provider)
+            return await LLMProcess.restore(state, program=program, provider=provider, rerun_read_only=True)
         except ProgramChangedError as exc:  # the host asked to continue: use the program as it is now
             log.warning("process %s continues with a changed program: %s", pid, exc)
             return await LLMProcess.restore(state, program=program, provider=provider,
-                                            allow_changed_program=True)
+                                            allow_changed_program=True, rerun_read_only=True)
 
     def close(self) -> None:
         self.writer.close()  # writes what is queued, then closes the store

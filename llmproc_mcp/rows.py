@@ -64,7 +64,9 @@ class Rows:
             if known.status.active or entry.owner in ("", self.sharing.server_id):
                 return known  # ours: memory is the truth (what it says may not be committed yet)
             self._let_go(known)  # another server took it over while it was idle: its state is newer
-        if entry.status.active and entry.owner not in live:  # its server stopped without finishing it
+        if entry.status.active and entry.owner not in live and not entry.resumable:
+            # its server stopped without finishing it, and nobody continues it (a row from before
+            # runs were journaled): this server takes it over as interrupted
             entry.status, entry.owner = Status.INTERRUPTED, self.sharing.server_id
             entry.activity = "interrupted: its server stopped"
             self._persist(entry)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -35,21 +36,35 @@ class Sharing:
         self._refilling = False
         self._pids_wanted: list[_PidRequest] = []
         self._pid_lock = anyio.Lock()
+        self._beating: threading.Event | None = None
+        self.others_seen = False  # whether live() last saw another server alive (the sweep asks often)
 
     # -- the lease -----------------------------------------------------------------------------
     def renew(self, heartbeat: float | None = None) -> None:
-        self.persistence.put(leases.KIND, self.server_id, {
-            **leases.Lease(self.server_id, time.time() if heartbeat is None else heartbeat).record(),
-            "host": socket.gethostname(), "pid": os.getpid()})
+        self.persistence.put(leases.KIND, self.server_id, self._lease(time.time() if heartbeat is None else heartbeat))
 
-    async def keep_alive(self) -> None:
-        """Renew the lease until cancelled (the table's task group ends it)."""
-        while True:
-            self.renew()
-            await anyio.sleep(leases.RENEW_S)
+    def _lease(self, heartbeat: float) -> dict[str, Any]:
+        return {**leases.Lease(self.server_id, heartbeat).record(), "host": socket.gethostname(), "pid": os.getpid()}
+
+    def keep_alive(self) -> None:
+        """Renew the lease every RENEW_S from a thread of its own, written straight to the store:
+        a busy event loop (or a queue of big writes) is not a dead server, and must not let the
+        lease expire and the server's runs be taken over while it is still running them."""
+        self.renew()
+        self._beating = threading.Event()
+        threading.Thread(target=self._beat, args=(self._beating,), name="llmproc-mcp-lease", daemon=True).start()
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(leases.RENEW_S):
+            try:
+                self.persistence.put_now(leases.KIND, self.server_id, self._lease(time.time()))
+            except Exception as exc:  # the store is away: the lease lapses if this goes on
+                log.warning("could not renew this server's lease: %s", exc)
 
     def give_up(self) -> None:
         """A clean stop: other servers need not wait for the lease to expire."""
+        if self._beating is not None:
+            self._beating.set()
         if self.persistence.shared:
             self.renew(heartbeat=0.0)
 
@@ -57,7 +72,9 @@ class Sharing:
         """The servers whose lease holds now, this one included."""
         if not self.persistence.shared:
             return {self.server_id}
-        return leases.live_servers(await self.persistence.arecords(leases.KIND)) | {self.server_id}
+        live = leases.live_servers(await self.persistence.arecords(leases.KIND))
+        self.others_seen = bool(live - {self.server_id})
+        return live | {self.server_id}
 
     # -- ids -------------------------------------------------------------------------------------
     async def new_pids(self, count: int, at_least: int) -> list[int]:

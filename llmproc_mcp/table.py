@@ -28,6 +28,7 @@ from llmproc.errors import BudgetExceeded, LLMProcError
 from mcp.server.mcpserver.exceptions import ToolError
 
 from llmproc_mcp import idle, signals
+from llmproc_mcp.durable import Journal, go_on
 from llmproc_mcp.entry import Entry, Status, partial_output
 from llmproc_mcp.persist import Persistence
 from llmproc_mcp.programs import ProgramRegistry
@@ -55,6 +56,7 @@ class ProcessTable(Rows):
         self.restore_lock = anyio.Lock()
         self._stack = AsyncExitStack()
         self._evictor = anyio.CancelScope()
+        self.journal = Journal(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -64,8 +66,9 @@ class ProcessTable(Rows):
         await self.sharing.reserve_fd_ids(FD_BLOCK, at_least=self._next_fd)
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
         if self.persistence.shared:
-            self._group.start_soon(self.sharing.keep_alive)
+            self.sharing.keep_alive()
             self._group.start_soon(signals.obey, self)
+            self._group.start_soon(self.journal.sweep_forever)
         if self.settings.idle_s and self.persistence.durable:
             self._group.start_soon(idle.close_idle_forever, self, self._evictor)
         return self
@@ -73,7 +76,11 @@ class ProcessTable(Rows):
     async def __aexit__(self, *exc: object) -> None:
         self._evictor.cancel()
         try:
-            await self.stop([e for e in self.entries.values() if e.status.active], Status.INTERRUPTED)
+            active = [e for e in self.entries.values() if e.status.active and self.owns(e)]
+            if self.journal.on and self.sharing.others_seen:  # at the last look (no await here:
+                for entry in active:  # the runs may be cancelled by now); they continue them
+                    entry.handing_over = True
+            await self.stop(active, Status.INTERRUPTED)
             if self._group is not None:  # the lease's heartbeat and the idle sweep
                 self._group.cancel_scope.cancel()
             await self._stack.aclose()  # every run has ended: the task group closes at once
@@ -156,6 +163,8 @@ class ProcessTable(Rows):
             for copy, child in zip(await self._new_entries(len(children), entry.program, entry.path, pid),
                                    children, strict=True):
                 copies.append((copy, child))
+                if self.journal.on:  # what a server that takes the copy's run over starts from
+                    self.persistence.save_process(copy.pid, child, run=0)
         finally:
             entry.pins -= 1
         for (copy, child), prompt in zip(copies, prompts, strict=True):
@@ -191,13 +200,15 @@ class ProcessTable(Rows):
     async def _start(self, program: LLMProgram) -> LLMProcess:
         return await program.start(cwd=self.settings.cwd, provider=await self.registry.aprovider_for(program))
 
-    def _schedule(self, entry: Entry, prompt: str, make: Callable) -> None:
+    def _schedule(self, entry: Entry, prompt: str, make: Callable, *, taken: dict | None = None,
+                  note: str = "queued") -> None:
         assert self._group is not None, "the table is not running (use `async with table:`)"
         entry.status, entry.prompt, entry.error, entry.stop_status = Status.QUEUED, prompt, None, None
         entry.answer, entry.answer_fd, entry.turns = "", None, 0
         entry.scope, entry.done = anyio.CancelScope(), anyio.Event()
-        entry.listener = self._notify
-        entry.set_activity("queued")
+        entry.listener, entry.from_history, entry.handing_over = self._notify, False, False
+        self.journal.begin(entry, taken)
+        entry.set_activity(note)
         self._persist(entry)
         self._group.start_soon(self._run, entry, prompt, make)
 
@@ -208,13 +219,14 @@ class ProcessTable(Rows):
             with entry.scope:
                 async with self._limiter:
                     entry.status = Status.RUNNING
-                    entry.set_activity("starting")
+                    entry.set_activity("starting" if entry.activity == "queued" else entry.activity)
                     self._persist(entry)
                     process = entry.process = await make()
                     entry.history_mark = len(process.history)
                     unsubscribe = process.subscribe(entry.on_event)
+                    process.on_checkpoint = self.journal.checkpoint(entry)
                     try:
-                        result = await process.run(prompt)
+                        result = await (go_on(process) if entry.from_history else process.run(prompt))
                     except LLMProcError as exc:
                         entry.error = str(exc)
                     except Exception as exc:  # a bug must not take the server down: report it
@@ -222,6 +234,7 @@ class ProcessTable(Rows):
                         entry.error = f"internal error: {type(exc).__name__}: {exc}"
                     finally:
                         unsubscribe()
+                        process.on_checkpoint = None
         except LLMProcError as exc:  # e.g. a missing API key when the process starts
             entry.error = str(exc)
         except Exception as exc:
@@ -232,6 +245,11 @@ class ProcessTable(Rows):
 
     def _finish(self, entry: Entry, result: RunResult | None) -> None:
         process = entry.process
+        if not self.owns(entry):  # another server took the run over (see lose)
+            entry.done.set()
+            return
+        if entry.handing_over and result is None:
+            return self._hand_over(entry)
         entry.runs += 1
         if result is not None:
             entry.status, entry.answer, entry.turns = Status.DONE, result.answer, result.turns
@@ -239,14 +257,28 @@ class ProcessTable(Rows):
             entry.status = entry.stop_status or Status.FAILED
             if process is not None:
                 entry.answer = partial_output(process, entry.history_mark)
-        if process is not None:
-            entry.usage, entry.cost_usd = process.usage.to_dict(), process.cost_usd
-            self.persistence.save_process(entry.pid, process)
         if len(entry.answer) > self.settings.max_answer_chars:
             entry.answer_fd = self.answer_fd(entry).id
         entry.set_activity(_summary(entry))
         entry.last_used = time.monotonic()
-        self._persist(entry)
+        with self.persistence.together():  # state, row and journal: all or none
+            if process is not None:
+                entry.usage, entry.cost_usd = process.usage.to_dict(), process.cost_usd
+                self.persistence.save_process(entry.pid, process, run=entry.runs)
+            self._persist(entry)
+            self.journal.end(entry.pid)
+        entry.done.set()
+
+    def _hand_over(self, entry: Entry) -> None:
+        """A clean stop while another server is up: the run stays active in the store, its
+        checkpoint current, for that server to continue (durable.py)."""
+        process = entry.process
+        entry.set_activity("handed over: its server stopped; another continues it")
+        with self.persistence.together():
+            if process is not None:
+                self.persistence.save_process(entry.pid, process, run=entry.runs + 1)
+            self._persist(entry)
+        self.journal.handed_over(entry.pid)
         entry.done.set()
 
     # -- closing idle processes (idle.py) ------------------------------------------------------
@@ -284,6 +316,7 @@ class ProcessTable(Rows):
                 with anyio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
                     await member.process.aclose()
             self._persist(member)
+            self.journal.end(member.pid)
         return tree
 
     async def wait(self, entries: Sequence[Entry], timeout_s: float) -> bool:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,7 +37,7 @@ Key = tuple[str, ...]  # ("record", kind, key) or ("state", name)
 class StoreWriter:
     def __init__(self, store: SQLiteStore | PostgresStore):
         self.store = store
-        self._pending: dict[Key, dict[str, Any]] = {}
+        self._pending: dict[Key, dict[str, Any] | None] = {}
         self._changed = threading.Condition()
         self._queued = 0  # writes queued so far
         self._done = 0  # of those, how many the thread has finished (committed or given up)
@@ -45,13 +47,14 @@ class StoreWriter:
         self._thread = threading.Thread(target=self._run, name="llmproc-mcp-store-writer", daemon=True)
         self._thread.start()
 
-    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+    def put(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        """Queue a record write; None deletes the record."""
         self._queue(("record", kind, key), value)
 
     def save(self, name: str, state: dict[str, Any]) -> None:
         self._queue(("state", name), state)
 
-    def _queue(self, key: Key, value: dict[str, Any]) -> None:
+    def _queue(self, key: Key, value: dict[str, Any] | None) -> None:
         with self._changed:
             if self._closing:
                 log.error("store writer closed: %s not written", "/".join(key))
@@ -59,6 +62,13 @@ class StoreWriter:
             self._pending[key] = value
             self._queued += 1
             self._changed.notify_all()
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Writes queued inside the block reach the store in one transaction: the thread cannot
+        take the queue while the block holds its lock (a run's end: state, row, journal)."""
+        with self._changed:
+            yield
 
     def wait_written(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
         """Block until everything queued before this call is written; False on timeout."""
@@ -111,7 +121,7 @@ class StoreWriter:
                 except RuntimeError:  # that loop is closed: nobody waits any more
                     pass
 
-    def _write(self, batch: dict[Key, dict[str, Any]]) -> None:
+    def _write(self, batch: dict[Key, dict[str, Any] | None]) -> None:
         try:
             with self.store.batch():
                 for key, value in batch.items():
@@ -129,9 +139,12 @@ class StoreWriter:
                 self.failed.add(key)
                 log.exception("could not write %s to the store %s", "/".join(key), self.store.path)
 
-    def _write_one(self, key: Key, value: dict[str, Any]) -> None:
+    def _write_one(self, key: Key, value: dict[str, Any] | None) -> None:
         if key[0] == "state":
+            assert value is not None
             self.store.save(key[1], value)
+        elif value is None:
+            self.store.delete_record(key[1], key[2])
         else:
             self.store.put_record(key[1], key[2], value)
 
