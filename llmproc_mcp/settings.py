@@ -120,7 +120,7 @@ def _env(name: str) -> str:
 @click.option("--token", default=None, envvar=_env("TOKEN"),
               help="Bearer token HTTP clients must send (always checked when set).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, envvar=_env("ALLOWED_HOSTS"),
-              help="Extra Host header accepted by the DNS-rebinding check, e.g. proxy.example:443.")
+              help="Extra Host header accepted by the DNS-rebinding check: the name clients use, e.g. mcp.example.com (with :PORT only when their URL has one).")
 @click.option("--wait", "wait_s", default=90.0, show_default=True, type=float, envvar=_env("WAIT_S"),
               help="Seconds a call waits before returning the pid with status running.")
 @click.option("--progress-interval", "progress_interval_s", default=4.0, show_default=True, type=float,
