@@ -131,15 +131,26 @@ class Rows:
                 self.fds.create(data["content"], source=data.get("source", ""), fd_id=data["id"])
         return self.fds.get(fd_id)
 
-    async def claim(self, entry: Entry, doing: str) -> None:
+    async def claim(self, entry: Entry, doing: str, *, busy: bool = False) -> None:
         """Make `entry` ours before `doing` it. A process that is not running is taken over from
         whichever server held it (its state is restored from the store; that server lets its copy
-        go when it next looks); one running on another live server is refused."""
+        go when it next looks); one running on another live server is refused. The take is one
+        compare-and-set on its row: of two servers taking it at once, one wins. `busy`: the row
+        says `queued` in the same write, so nobody takes it while its run is being prepared."""
         if self.owns(entry):
             return
-        if entry.status.active and entry.owner in await self.sharing.live():
-            raise ToolError(f"process {entry.pid} is {entry.status.value} on the llmproc-mcp server "
-                            f"{entry.owner}: {doing} it when it has answered (wait)")
+        stored = await self.persistence.arecord("process", str(entry.pid))
+        owner = str((stored or {}).get("owner", ""))
+        if stored is not None and _active(stored) and owner in await self.sharing.live():
+            raise ToolError(f"process {entry.pid} is {stored['status']} on the llmproc-mcp server "
+                            f"{owner}: {doing} it when it has answered (wait)")
+        taken = {**(stored or {}), "owner": self.sharing.server_id}
+        if busy:
+            taken.update(status=Status.QUEUED.value, activity="queued")
+        if stored is None or owner != entry.owner or not await self.persistence.aswap(
+                "process", str(entry.pid), stored, taken):
+            raise ToolError(f"process {entry.pid} was just taken over by another llmproc-mcp server; "
+                            f"{doing} it again in a moment")
         entry.owner, entry.process = self.sharing.server_id, None
         self._persist(entry)
         await self.persistence.flush()  # the old owner must see the change before it acts
@@ -206,6 +217,13 @@ async def _close_quietly(process: Any) -> None:
         await process.aclose()
     except Exception:
         log.exception("could not close a process another server took over")
+
+
+def _active(row: dict[str, Any]) -> bool:
+    try:
+        return Status(row.get("status")).active
+    except ValueError:  # a damaged row: not known to be running
+        return False
 
 
 def _fd_number(fd_id: str) -> int:

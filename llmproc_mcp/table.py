@@ -134,8 +134,14 @@ class ProcessTable(Rows):
                             "with kill")
         if entry.status is Status.KILLED:
             raise ToolError(f"process {pid} was killed; start a new one with run_program")
-        await self.claim(entry, "continue")
-        process = await self._live(entry)
+        previous, entry.status = entry.status, Status.QUEUED  # a second send now finds it busy
+        try:
+            await self.claim(entry, "continue", busy=True)
+            process = await self._live(entry)
+        except BaseException:
+            entry.status = previous
+            self._persist(entry)
+            raise
         self._schedule(entry, prompt, lambda: _ready(process))
         return entry
 

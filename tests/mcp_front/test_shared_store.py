@@ -173,3 +173,31 @@ async def test_four_servers_killed_at_random_lose_and_mix_nothing(shared: tuple[
     finally:
         for server in https:
             server.stop()
+
+
+async def test_two_servers_continuing_one_process_at_once_one_does(shared: tuple[Path, Path, tuple[str, ...]],
+                                                                   tmp_path: Path) -> None:
+    programs, state, store = shared
+    with anyio.fail_after(STEP_S * 3):
+        async with Client(stdio_params(programs, state, *store), mode="legacy") as a:
+            pid = first(await a.call_tool("run_program", {"program": "slow", "prompt": "first"}))["pid"]
+            async with Client(stdio_params(programs, state, *store), mode="legacy") as b, \
+                    Client(stdio_params(programs, state, *store), mode="legacy") as c:
+                results = {}
+
+                async def send(name: str, client: Client) -> None:
+                    results[name] = await client.call_tool("send", {"pid": pid, "prompt": f"from {name}"})
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(send, "b", b)
+                    group.start_soon(send, "c", c)
+                winners = [n for n, r in results.items() if not r.is_error]
+                assert len(winners) == 1, {n: text_of(r) for n, r in results.items()}
+                loser = results["c" if winners == ["b"] else "b"]
+                assert "\n" not in text_of(loser).strip() and ("taken over" in text_of(loser)
+                                                               or "wait" in text_of(loser)), text_of(loser)
+                await (b if winners == ["b"] else c).call_tool("wait", {"pids": [pid]})
+    with open_store(store[1] if store else state) as saved:
+        history = saved.load(f"mcp-process-{pid}")["history"]
+    users = [m for m in history if m["role"] == "user"]
+    assert len(users) == 2, users  # "first", then the winner's prompt: the two did not both run
