@@ -6,7 +6,8 @@ Exit codes (documented in docs/cli.md):
        the process store cannot be reached (PostgreSQL down or refusing the connection)
     2  usage or configuration error (bad program file, bad option, missing API key, no such saved
        process, a saved state that cannot be restored, a bad --store / $LLMPROC_STORE location:
-       an unknown scheme, a malformed URL, psycopg not installed)
+       an unknown scheme, a malformed URL, psycopg not installed; a program file and -m together,
+       a model whose provider cannot be inferred, `llmproc init` over a file, an unknown log ID)
     130 interrupted (Ctrl-C)
 """
 
@@ -33,6 +34,21 @@ class StoreConfigError(Exception):
 class InputError(Exception):
     """A well-formed command whose value or state the user must change (a --save name in use):
     one `error:` line, exit 2. Click's usage block is kept for mistyped options and arguments."""
+
+
+# What the user must change (exit 2); any other LLMProcError failed the run (exit 1).
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError,
+    StoreConfigError, InputError)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code `run_click` gives `exc`; the run log records it for runs that raised."""
+    if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code
+    return EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED
 
 
 def error_line(message: str) -> None:
@@ -75,8 +91,7 @@ def run_click(command: click.Command, argv: Sequence[str] | None, prog_name: str
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError,
-            StoreConfigError, InputError) as exc:
+    except USAGE_ERRORS as exc:
         error_line(str(exc))
         return EXIT_USAGE
     except LLMProcError as exc:

@@ -6,6 +6,7 @@
     llmproc-demo PROGRAM --save NAME    save the process after each turn and at exit
     llmproc-demo --resume NAME      continue a saved process (and keep saving it)
     ... --store PATH_OR_URL         with --save/--resume: the store (default $LLMPROC_STORE)
+    ... --no-log                    don't record the turns in the run log (llmproc log)
 
 In the non-interactive modes stdout carries only the final answer; progress, tool calls and
 usage go to stderr. Interactive: `exit` or `quit` ends the session, Ctrl-C cancels the turn.
@@ -21,6 +22,7 @@ import click
 
 from llmproc.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, error_line, run_click, version_option
 from llmproc.cli.display import EventPrinter
+from llmproc.cli.runlog import RunLog, no_log_option
 from llmproc.cli.saved import Saver, open_store, start_or_restore, store_option
 from llmproc.cli.session import Session
 from llmproc.errors import BudgetExceeded, ProviderError
@@ -33,7 +35,7 @@ def _read_line(prompt: str) -> str | None:
         return None
 
 
-def interactive(session: Session, process, color: bool, after_turn: Saver | None = None) -> int:
+def interactive(session: Session, process, color: bool, log: RunLog, after_turn: Saver | None = None) -> int:
     program = process.program
     printer = EventPrinter(text_out=sys.stdout, info=sys.stderr, stream_text=True, color=color)
     process.subscribe(printer)
@@ -52,8 +54,10 @@ def interactive(session: Session, process, color: bool, after_turn: Saver | None
             if not line.strip():
                 continue
         try:
-            result = session.run(process.run(line, stream=True))
-            printer.finish(result)
+            with log.run(program, line) as entry:  # each turn is one run in the log
+                entry.done(session.run(process.run(line, stream=True)))
+            assert entry.result is not None
+            printer.finish(entry.result)
         except KeyboardInterrupt:
             click.echo("\n[turn cancelled; the conversation continues]", err=True)
         except (ProviderError, BudgetExceeded) as exc:
@@ -62,12 +66,14 @@ def interactive(session: Session, process, color: bool, after_turn: Saver | None
             after_turn(process)
 
 
-def single(session: Session, process, prompt: str, color: bool) -> int:
+def single(session: Session, process, prompt: str, color: bool, log: RunLog) -> int:
     printer = EventPrinter(text_out=sys.stderr, info=sys.stderr, stream_text=False, color=color)
     process.subscribe(printer)
-    result = session.run(process.run(prompt, stream=True))
-    printer.finish(result)
-    click.echo(result.answer)
+    with log.run(process.program, prompt) as entry:
+        entry.done(session.run(process.run(prompt, stream=True)))
+    assert entry.result is not None
+    printer.finish(entry.result)
+    click.echo(entry.result.answer)
     return 0
 
 
@@ -80,9 +86,10 @@ def single(session: Session, process, prompt: str, color: bool) -> int:
               help="Continue the saved process NAME and keep saving it; PROGRAM may then be omitted.")
 @click.option("--force", is_flag=True, help="With --resume: restore even if the program changed since the save.")
 @store_option
+@no_log_option
 @version_option("llmproc-demo")
 def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool, save_as: str | None,
-                 resume: str | None, force: bool, store_location: str | None) -> int:
+                 resume: str | None, force: bool, store_location: str | None, no_log: bool) -> int:
     """Talk to PROGRAM: an interactive session, or one prompt with -p TEXT or -n (stdin)."""
     if prompt is not None and from_stdin:
         raise click.UsageError("give -p TEXT or -n (stdin), not both")
@@ -101,10 +108,11 @@ def demo_command(program_path: str | None, prompt: str | None, from_stdin: bool,
     with Session() as session, contextlib.closing(store) if store else contextlib.nullcontext():
         process = session.run(start_or_restore(store, program_path, resume, save_as, force, store_location))
         save = Saver(store, save_as, store_location) if store and save_as else None
+        log = RunLog(store_location, enabled=not no_log, command="llmproc-demo")  # --store: the save's store
         try:
             if prompt is None:
-                return interactive(session, process, color, after_turn=save)
-            return single(session, process, prompt, color)
+                return interactive(session, process, color, log, after_turn=save)
+            return single(session, process, prompt, color, log)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         finally:

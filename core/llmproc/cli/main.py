@@ -1,10 +1,14 @@
 """`llmproc`: one-shot runs for scripts, plus subcommands.
 
     llmproc PROGRAM -p TEXT [--json]     run one prompt; stdout carries only the answer (or JSON)
+    llmproc -m MODEL [-s SYSTEM] -p TEXT the same without a program file (provider from the name)
+    llmproc init [PATH]                  write a starter program, every line explained
+    llmproc log [ID]                     the latest runs, or one in full (--no-log on a run: not logged)
     llmproc schema                       print the JSON Schema of program files
     llmproc ps [--json]                  list saved processes (llmproc-demo --save NAME)
     llmproc rm NAME...                   delete saved processes
-    (ps and rm take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL; default $LLMPROC_STORE)
+    (runs, log, ps and rm take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL;
+    default $LLMPROC_STORE)
 
 Not a click group: `llmproc PROGRAM` must work without a subcommand name, so the first word
 picks the command, and `llmproc --help` lists the subcommands in its epilog.
@@ -32,13 +36,16 @@ def schema_command(indent: int) -> int:
     return 0
 
 
-def _saved_commands() -> dict[str, click.Command]:
+def _subcommands() -> dict[str, click.Command]:
+    from llmproc.cli.logview import log_command
     from llmproc.cli.saved import ps_command, rm_command
+    from llmproc.cli.starter import init_command
 
-    return {"ps": ps_command, "rm": rm_command}
+    return {"init": init_command, "log": log_command, "schema": schema_command, "ps": ps_command,
+            "rm": rm_command}
 
 
-SUBCOMMANDS: dict[str, click.Command] = {"schema": schema_command, **_saved_commands()}
+SUBCOMMANDS: dict[str, click.Command] = _subcommands()
 
 
 def subcommands_help() -> str:

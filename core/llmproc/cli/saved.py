@@ -35,7 +35,7 @@ STORE_HELP = ("Where saved processes are kept: a directory or *.db file, sqlite:
 _COLUMNS = ("NAME", "PROGRAM", "TURNS", "TOKENS", "COST", "UPDATED")
 
 
-def _shown_path(path: str) -> str:
+def shown_path(path: str) -> str:
     """A program path as short as it can be: relative to the working directory, or with ~."""
     if not path.startswith("/"):
         return path  # the name of a program built in code
@@ -49,18 +49,21 @@ def _shown_path(path: str) -> str:
 def _row(saved: StoredProcess) -> tuple[str, ...]:
     cost = "?" if saved.cost_usd is None else f"${saved.cost_usd:.4f}"
     updated = datetime.datetime.fromtimestamp(saved.updated_at).strftime("%Y-%m-%d %H:%M")
-    return (saved.name, _shown_path(saved.program), str(saved.turns), f"{saved.tokens:,}", cost, updated)
+    return (saved.name, shown_path(saved.program), str(saved.turns), f"{saved.tokens:,}", cost, updated)
 
 
-def format_table(rows: list[tuple[str, ...]]) -> str:
-    table = [_COLUMNS, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(_COLUMNS))]
+def format_table(rows: list[tuple[str, ...]], columns: tuple[str, ...] = _COLUMNS) -> str:
+    table = [columns, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
 
 
-def store_option(command: Callable[..., int]) -> Callable[..., int]:
-    """The `--store PATH_OR_URL` option, passed to the command as `store_location`."""
-    return click.option("--store", "store_location", metavar="PATH_OR_URL", help=STORE_HELP)(command)
+def store_option_with(help_text: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """A `--store PATH_OR_URL` option saying what the command keeps there (`store_location`)."""
+    return click.option("--store", "store_location", metavar="PATH_OR_URL", help=help_text)
+
+
+store_option = store_option_with(STORE_HELP)
 
 
 @click.command("ps", short_help="List saved processes (llmproc-demo --save NAME).",
