@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from llmproc.config import legacy, rules
 from llmproc.config.errors import config_error
 from llmproc.config.schema import LinkedProgramEntry, ProgramConfig, ToolEntry
 from llmproc.errors import ProgramConfigError
@@ -71,14 +72,47 @@ def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def validate(data: dict[str, Any], path: Path | None) -> ProgramConfig:
+    upgraded = legacy.upgrade(data, path)
+    config = _validate(upgraded, path)
+    upgraded.log_warnings()
+    return config
+
+
+def _validate(upgraded: legacy.Upgraded, path: Path | None) -> ProgramConfig:
+    """The program's config: the original LLMProc's spellings upgraded (legacy.py), the schema
+    checked, then the parameter combinations the provider APIs reject (rules.py)."""
     try:
-        return ProgramConfig.model_validate(data)
+        config = ProgramConfig.model_validate(upgraded.data)
+        rules.check(config, path)
     except ValidationError as exc:
-        raise config_error(exc, data, ProgramConfig, path) from None
+        raise _as_written(config_error(exc, upgraded.data, ProgramConfig, path), upgraded.written_as) from None
+    except ProgramConfigError as exc:
+        raise _as_written(exc, upgraded.written_as) from None
+    return config
+
+
+def _as_written(error: ProgramConfigError, written_as: dict[str, str]) -> ProgramConfigError:
+    """`error` naming the key as the file spells it, when legacy.py moved that key."""
+    key = error.key or ""
+    for new, old in written_as.items():
+        if key == new or key.startswith((new + ".", new + "[")):
+            return ProgramConfigError(error.detail, path=error.path, key=old + key[len(new):])
+    return error
 
 
 def resolve(data: dict[str, Any], *, path: Path | None, base_dir: Path, raw: bytes | None = None) -> ResolvedProgram:
-    config = validate(data, path)
+    upgraded = legacy.upgrade(data, path)
+    config = _validate(upgraded, path)
+    try:
+        resolved = _resolve_valid(config, data, path=path, base_dir=base_dir, raw=raw)
+    except ProgramConfigError as exc:
+        raise _as_written(exc, upgraded.written_as) from None
+    upgraded.log_warnings()
+    return resolved
+
+
+def _resolve_valid(config: ProgramConfig, data: dict[str, Any], *, path: Path | None, base_dir: Path,
+                   raw: bytes | None) -> ResolvedProgram:
     where = path
 
     def local(p: str) -> Path:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PROVIDERS = ("anthropic", "anthropic_vertex", "openai", "openai_chat", "gemini", "scripted")
+PROVIDERS = ("anthropic", "anthropic_vertex", "openai", "openai_chat", "gemini", "gemini_vertex", "scripted")
 ENV_INFO_VARIABLES = ("working_directory", "platform", "date", "python_version", "hostname", "username")
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -44,8 +44,10 @@ class ModelSection(Strict):
     provider: Literal[PROVIDERS] = Field(description="Which API serves the model.")  # type: ignore[valid-type]
     base_url: str | None = Field(default=None, description="OpenAI-compatible or proxy endpoint; overrides the SDK env var.")
     display_name: str | None = None
-    project_id: str | None = Field(default=None, description="anthropic_vertex: GCP project (else ANTHROPIC_VERTEX_PROJECT_ID).")
-    region: str | None = Field(default=None, description="anthropic_vertex: region (else CLOUD_ML_REGION).")
+    project_id: str | None = Field(default=None, description="Vertex: GCP project (else ANTHROPIC_VERTEX_PROJECT_ID "
+                                   "for anthropic_vertex, GOOGLE_CLOUD_PROJECT for gemini_vertex).")
+    region: str | None = Field(default=None, description="Vertex: region (else CLOUD_ML_REGION; "
+                               "GOOGLE_CLOUD_LOCATION first for gemini_vertex).")
     replies: list[str | ScriptedReply] = Field(
         default=[], description="scripted provider: replies in order; with none it echoes the user's message.")
 
@@ -83,6 +85,8 @@ class ParametersSection(Strict):
         default=None, description="Seconds a model call may go without receiving data (also the connect limit) "
         "before it times out and is retried; default 120 (connect: 5).")
     extra: dict[str, Any] = Field(default={}, description="Passed through to the provider SDK call unchanged.")
+    extra_headers: dict[str, str] = Field(
+        default={}, description="HTTP headers sent with every model request, e.g. anthropic-beta for a beta feature.")
 
     @model_validator(mode="after")
     def _budget_below_max(self) -> ParametersSection:

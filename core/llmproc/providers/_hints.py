@@ -22,6 +22,8 @@ KEY_HINTS: dict[str, str] = {
     "openai": "set OPENAI_API_KEY to a valid key",
     "openai_chat": "set OPENAI_API_KEY to a valid key (or the key your base_url server expects)",
     "gemini": "set GEMINI_API_KEY (or GOOGLE_API_KEY) to a valid key",
+    "gemini_vertex": "refresh your Google Cloud credentials (gcloud auth application-default login, "
+                     "or GOOGLE_APPLICATION_CREDENTIALS)",
 }
 
 # How each API says "the prompt does not fit" (Anthropic, OpenAI, Gemini, compatible servers).

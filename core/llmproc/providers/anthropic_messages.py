@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
+from llmproc.providers import _vertex
 from llmproc.providers._errors import provider_error, stream_incomplete
 from llmproc.providers.anthropic_convert import merge_extra, request_params, response_from
 from llmproc.providers.base import (
@@ -37,7 +38,7 @@ try:
 except ImportError as exc:  # a core dependency, but keep the registry's hint uniform
     raise ProviderNotInstalled("anthropic", "anthropic", None) from exc
 
-__all__ = ["AnthropicProvider", "create", "create_vertex"]
+__all__ = ["AnthropicProvider", "VertexAuthNotInstalled", "create", "create_vertex"]
 
 # Any of these lets the SDK find credentials on its own (key, token, profile, workload identity).
 _CREDENTIAL_ENV = (
@@ -136,6 +137,8 @@ def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = anthropic.Timeout(read, connect=connect)
+    if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
+        kwargs["default_headers"] = dict(settings.options["headers"])
     return kwargs
 
 
@@ -154,26 +157,43 @@ def create(settings: ProviderSettings) -> AnthropicProvider:
     return AnthropicProvider(name, client)
 
 
+class VertexAuthNotInstalled(ProviderNotInstalled):
+    """Claude on Vertex without an access token finds Google credentials with google-auth, which
+    the SDK only imports at the first request; its own error there is a multi-line banner."""
+
+    def __init__(self, provider: str):
+        super().__init__(provider, "google-auth", None)
+        self.args = (f"provider {provider!r} needs google-auth to find your Google Cloud credentials: "
+                     'pip install "anthropic[vertex]"',)
+
+
+def _google_auth_installed() -> bool:
+    try:
+        import google.auth  # noqa: F401  (a real import: a broken install fails here, not mid-request)
+    except ImportError:
+        return False
+    return True
+
+
 def create_vertex(settings: ProviderSettings) -> AnthropicProvider:
     """Claude on Vertex AI. Options: `project_id`, `region`, `access_token` (else Google ADC).
 
-    `settings.api_key`, when set, is used as the access token.
+    `settings.api_key`, when set, is used as the access token. A program's missing project or
+    region is refused earlier, by the registry, as a configuration error (exit 2 in the CLIs).
     """
     name = settings.provider or "anthropic_vertex"
     options = settings.options
-    region = options.get("region") or os.environ.get("CLOUD_ML_REGION")
-    project_id = options.get("project_id") or os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID")
-    if not region:
-        raise ProviderError("no Google Cloud region: set CLOUD_ML_REGION (e.g. us-east5) or the "
-                            "provider option `region`", provider=name)
-    if not project_id:
-        raise ProviderError("no Google Cloud project: set ANTHROPIC_VERTEX_PROJECT_ID or the "
-                            "provider option `project_id`", provider=name)
+    gap = _vertex.missing("anthropic_vertex", options)
+    if gap:
+        raise ProviderError(gap[1], provider=name)
+    project_id, region = _vertex.locate("anthropic_vertex", options)
     kwargs = _common_kwargs(settings)
     kwargs.update(region=region, project_id=project_id)
     access_token = options.get("access_token") or settings.api_key
     if access_token:
         kwargs["access_token"] = access_token
+    elif not _google_auth_installed():
+        raise VertexAuthNotInstalled(name)
     try:
         from anthropic.lib.vertex import AsyncAnthropicVertex
 

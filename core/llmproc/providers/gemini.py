@@ -1,4 +1,5 @@
-"""Gemini adapter (google-genai, Gemini Developer API), an optional extra: `llmproc[gemini]`.
+"""Gemini adapter (google-genai), an optional extra: `llmproc[gemini]`. `create` is the Gemini
+Developer API (provider "gemini"), `create_vertex` Gemini on Vertex AI (provider "gemini_vertex").
 
 The SDK is imported in `create`, so importing this module never fails; a missing SDK gives
 `ProviderNotInstalled` with the install hint. The client reads its own environment
@@ -19,6 +20,7 @@ from typing import Any
 
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
 from llmproc.messages import Message, ToolCall
+from llmproc.providers import _vertex
 from llmproc.providers._errors import provider_error, stream_incomplete
 from llmproc.providers.base import (
     ModelRequest,
@@ -39,7 +41,7 @@ from llmproc.providers.gemini_convert import (
     usage_from,
 )
 
-__all__ = ["GeminiProvider", "create"]
+__all__ = ["GeminiProvider", "create", "create_vertex"]
 
 _KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
@@ -157,20 +159,21 @@ def _default_timeout(connect: float, read: float) -> Any:
     return fill_in
 
 
-def create(settings: ProviderSettings) -> GeminiProvider:
-    """Raises ProviderNotInstalled without google-genai, MissingCredentialsError without a key."""
-    name = settings.provider or "gemini"
+def _sdk(name: str) -> tuple[Any, Any]:
     try:
         from google import genai
         from google.genai import types
     except ImportError as exc:
-        raise ProviderNotInstalled("gemini", "google-genai", "gemini") from exc
-    uses_vertex = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true")
-    if not settings.api_key and not uses_vertex and not any(os.environ.get(v) for v in _KEY_ENV):
-        raise MissingCredentialsError(name, "GEMINI_API_KEY")
+        raise ProviderNotInstalled(name, "google-genai", "gemini") from exc
+    return genai, types
+
+
+def _http_options(settings: ProviderSettings, types: Any) -> Any:
     http: dict[str, Any] = {}
     if settings.base_url:
         http["base_url"] = settings.base_url
+    if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
+        http["headers"] = dict(settings.options["headers"])
     if settings.timeout_s is not None:
         http["timeout"] = int(settings.timeout_s * 1000)  # genai takes milliseconds
     else:
@@ -178,11 +181,48 @@ def create(settings: ProviderSettings) -> GeminiProvider:
     # One attempt: retries are ours (providers/retry.py). Setting retry_options also turns off
     # genai's implicit 1-10 s retry of aiohttp connection errors.
     http["retry_options"] = types.HttpRetryOptions(attempts=1)
-    kwargs: dict[str, Any] = {"http_options": types.HttpOptions(**http)}
-    if settings.api_key:
-        kwargs["api_key"] = settings.api_key
+    return types.HttpOptions(**http)
+
+
+def _build(name: str, genai: Any, types: Any, kwargs: dict[str, Any]) -> GeminiProvider:
     try:
         client = genai.Client(**kwargs)
     except Exception as exc:  # e.g. conflicting environment settings
         raise ProviderError(f"cannot build the Gemini client: {exc}", provider=name) from exc
     return GeminiProvider(name, client, types.GenerateContentConfig)
+
+
+def create(settings: ProviderSettings) -> GeminiProvider:
+    """Raises ProviderNotInstalled without google-genai, MissingCredentialsError without a key."""
+    name = settings.provider or "gemini"
+    genai, types = _sdk(name)
+    uses_vertex = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true")
+    if not settings.api_key and not uses_vertex and not any(os.environ.get(v) for v in _KEY_ENV):
+        raise MissingCredentialsError(name, "GEMINI_API_KEY")
+    kwargs: dict[str, Any] = {"http_options": _http_options(settings, types)}
+    if settings.api_key:
+        kwargs["api_key"] = settings.api_key
+    return _build(name, genai, types, kwargs)
+
+
+def create_vertex(settings: ProviderSettings) -> GeminiProvider:
+    """Gemini on Vertex AI (provider "gemini_vertex"). Options: `project_id`, `region`,
+    `access_token` (else Google Application Default Credentials, found at the first call).
+
+    `settings.api_key`, when set, is used as the access token, as for Claude on Vertex. A
+    program's missing project or region is refused earlier, by the registry.
+    """
+    name = settings.provider or "gemini_vertex"
+    genai, types = _sdk(name)
+    gap = _vertex.missing("gemini_vertex", settings.options)
+    if gap:
+        raise ProviderError(gap[1], provider=name)
+    project, region = _vertex.locate("gemini_vertex", settings.options)
+    kwargs: dict[str, Any] = {"vertexai": True, "project": project, "location": region,
+                              "http_options": _http_options(settings, types)}
+    token = settings.options.get("access_token") or settings.api_key
+    if token:
+        from google.oauth2.credentials import Credentials
+
+        kwargs["credentials"] = Credentials(token)
+    return _build(name, genai, types, kwargs)

@@ -40,6 +40,8 @@ def build_client(settings: ProviderSettings, *, keyless_with_base_url: bool) -> 
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = openai.Timeout(read, connect=connect)
+    if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
+        kwargs["default_headers"] = dict(settings.options["headers"])
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
     elif not os.environ.get("OPENAI_API_KEY"):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
-from llmproc.errors import ProviderNotInstalled
-from llmproc.providers import shared
+from llmproc.errors import ProgramConfigError, ProviderNotInstalled
+from llmproc.providers import _vertex, shared
 from llmproc.providers.base import Provider, ProviderSettings
 from llmproc.providers.retry import RetryingProvider, RetryPolicy
 
@@ -36,11 +36,19 @@ PROVIDERS: dict[str, ProviderEntry] = {
     "openai": ProviderEntry("llmproc.providers.openai_responses", "create", "openai", None),
     "openai_chat": ProviderEntry("llmproc.providers.openai_chat", "create", "openai", None),
     "gemini": ProviderEntry("llmproc.providers.gemini", "create", "google-genai", "gemini"),
+    "gemini_vertex": ProviderEntry("llmproc.providers.gemini", "create_vertex", "google-genai", "gemini"),
     "scripted": ProviderEntry("llmproc.providers.scripted", "create", "llmproc", None),
 }
 
 
 def settings_for(program: LLMProgram) -> ProviderSettings:
+    """The client settings of `program`.
+
+    Raises ProgramConfigError (a configuration error: exit 2 in the CLIs) for a Vertex program
+    whose project or region is neither in the program nor in the environment: checked here, when
+    a process starts, not at load, because the environment may be set between the two (and
+    printing a prompt needs neither).
+    """
     model, params = program.config.model, program.config.parameters
     options: dict[str, object] = {}
     if model.project_id:
@@ -49,6 +57,10 @@ def settings_for(program: LLMProgram) -> ProviderSettings:
         options["region"] = model.region
     if model.replies:
         options["replies"] = model.replies
+    if params.extra_headers:
+        options["headers"] = dict(params.extra_headers)
+    if model.provider in _vertex.VERTEX_ENV and (gap := _vertex.missing(model.provider, options)):
+        raise ProgramConfigError(gap[1], path=program.path, key=f"model.{gap[0]}")
     defaults = ProviderSettings(model.provider)  # unset keys keep these
     return ProviderSettings(
         provider=model.provider,
