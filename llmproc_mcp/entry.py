@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from llmproc.process.events import Event, ModelRetry, ToolProgress, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.loop import keeps_partial_output
 
 if TYPE_CHECKING:
     from llmproc.process import LLMProcess
@@ -142,7 +143,7 @@ def partial_output(process: LLMProcess, mark: int) -> str:
         if message.role == "assistant" and message.text.strip():
             pieces.append(message.text.strip())
         for result in message.tool_results:
-            if "partial output of process" in result.content:
+            if keeps_partial_output(result):
                 pieces.append(result.content.strip())
     return "\n\n".join(pieces)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import anyio
 from llmproc.errors import FDError
@@ -27,6 +27,7 @@ from llmproc_mcp.schemas import ProcessesResult
 # loaded by the time a call gets its table, so the imports in the functions below cost nothing.
 if TYPE_CHECKING:
     from llmproc_mcp.entry import Entry
+    from llmproc_mcp.startup import Startup
     from llmproc_mcp.table import ProcessTable
 
 log = logging.getLogger("llmproc_mcp.handlers")
@@ -47,7 +48,8 @@ class Task(BaseModel):
 
 async def _table(ctx: Context) -> ProcessTable:
     """The process table, once the server has built it (startup.py)."""
-    return await ctx.request_context.lifespan_context.table()  # type: ignore[no-any-return]
+    # The SDK types the lifespan context as a dict; ours is the server's Startup (server.py).
+    return await cast("Startup", ctx.request_context.lifespan_context).table()
 
 
 def progress_message(entries: Sequence[Entry]) -> str:
@@ -174,27 +176,18 @@ async def read_fd(
     start_char: Annotated[int | None, Field(ge=0, description="First character (from 0).")] = None,
     end_char: Annotated[int | None, Field(ge=1, description="Stop before this character.")] = None,
 ) -> CallToolResult:
-    from llmproc.fd import render as fd_render
+    from llmproc.fd.read import read_text
 
     from llmproc_mcp.render import fd_text_result
 
     whole = await _table(ctx)
     await whole.fd(fd)  # another server's answer is read from the store
-    table = whole.fds
-    lines = start_line is not None or end_line is not None
-    chars = start_char is not None or end_char is not None
-    if (page is not None) + lines + chars > 1:
-        raise ToolError("give one kind of range: page, or start_line/end_line, or start_char/end_char")
     try:
-        if lines:
-            sel = table.read_lines(fd, start_line or 1, end_line, limit=table.max_read_chars)
-        elif chars:
-            sel = table.read_chars(fd, start_char or 0, end_char, limit=table.max_read_chars)
-        else:
-            sel = table.read_page(fd, page or 1)
+        text = read_text(whole.fds, fd, page=page, start_line=start_line, end_line=end_line,
+                         start_char=start_char, end_char=end_char)
     except FDError as exc:
         raise ToolError(str(exc)) from None
-    return fd_text_result(fd_render.selection(sel))
+    return fd_text_result(text)
 
 
 async def send(

@@ -39,9 +39,9 @@ async def close_idle(table: ProcessTable) -> list[int]:
         if candidates:  # one another server took over is let go, never saved over its newer state
             await table.refresh([e.pid for e in candidates])
             candidates = [e for e in candidates if table.owns(e) and is_idle(table, e)]
-        for entry in candidates:
-            if entry.status is not Status.KILLED:  # forks since the run changed it; killed: never restored
-                table.persistence.save_process(entry.pid, entry.process)  # type: ignore[arg-type]
+        for entry in candidates:  # live: is_idle checked, with no await since
+            if entry.status is not Status.KILLED and entry.process is not None:  # killed: never restored
+                table.persistence.save_process(entry.pid, entry.process)
         if candidates and not await table.persistence.flush():
             log.warning("idle processes stay in memory: their states could not be stored")
             return []

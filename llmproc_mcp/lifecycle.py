@@ -60,7 +60,8 @@ async def serve_stdio(server: MCPServer) -> None:
     from mcp.server.stdio import stdio_server
 
     with _stdin_wire() as wire:
-        async with stdio_server(stdin=_StdinLines(wire)) as (read, write):  # type: ignore[arg-type]
+        # _StdinLines has what the SDK reads of its AsyncFile: async iteration over lines
+        async with stdio_server(stdin=cast("anyio.AsyncFile[str]", _StdinLines(wire))) as (read, write):
             lowlevel = server._lowlevel_server  # what run_stdio_async runs, with our stdin
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
 

@@ -11,9 +11,11 @@ does them for every registered program ahead of the first run.
 Processes of one program share a few provider clients, taken in turn: building a client costs
 tens of milliseconds of CPU (its TLS context), which a burst of concurrent runs would otherwise
 pay once per process, while one client for everything makes its connection pool the bottleneck
-(the pool scans all its connections for each request). The engine shares a client between a
-process and its copies the same way; clients hold no per-conversation state. They are closed
-when the server stops.
+(the pool scans all its connections for each request). The clients are the engine's
+(`llmproc.providers.shared`, one pool for the server and the children its processes spawn), in
+CLIENTS_PER_PROGRAM slots per program; the registry holds a lease on each slot it used, hands
+processes borrowed handles, and gives the leases back when the server stops, which closes the
+clients. Clients hold no per-conversation state.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from llmproc.errors import LLMProcError, ProgramConfigError
@@ -32,7 +34,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
-    from llmproc.providers.base import ModelRequest, ModelResponse, OnEvent, Provider
+    from llmproc.providers.base import Provider, ProviderSettings
+    from llmproc.providers.shared import Lease
 
 log = logging.getLogger("llmproc_mcp.programs")
 RACY_S = 2.0  # a folder listing this close to the folder's last change is made again next time
@@ -45,8 +48,9 @@ class ProgramRegistry:
         self.roots = tuple(Path(r).resolve() for r in roots)
         self._cache: dict[Path, tuple[int, LLMProgram]] = {}
         self._listings: dict[Path, tuple[int, float, list[Path]]] = {}  # mtime, listed at, files
-        # (id(program), slot) -> (program, client); the program is held so its id stays unique
-        self._providers: dict[tuple[int, int], tuple[LLMProgram, Provider]] = {}
+        # (id(program), slot) -> (program, our lease on the slot's client); the program is held so
+        # its id stays unique
+        self._leases: dict[tuple[int, int], tuple[LLMProgram, Lease]] = {}
         self._turns = itertools.count()
 
     def names(self) -> dict[str, Path]:
@@ -128,20 +132,26 @@ class ProgramRegistry:
     async def aprovider_for(self, program: LLMProgram) -> Provider:
         """A shared client for `program`, as a borrowed handle a process cannot close; built in a
         worker thread the first time. A scripted provider is never shared: its script is state."""
+        from llmproc.providers import shared
         from llmproc.providers.registry import create_provider, settings_for
+        from llmproc.providers.retry import RetryingProvider, RetryPolicy
 
         settings = settings_for(program)
         if settings.provider == "scripted":
             return create_provider(settings)
-        key = (id(program), next(self._turns) % CLIENTS_PER_PROGRAM)
-        held = self._providers.get(key)
+        slot = next(self._turns) % CLIENTS_PER_PROGRAM
+        key = (id(program), slot)
+        held = self._leases.get(key)
         if held is None:
-            # Our own pool of clients, so not the engine's one-client-per-settings sharing.
-            client = await anyio.to_thread.run_sync(lambda: create_provider(settings, shared_client=False))
-            held = self._providers.setdefault(key, (program, client))
-            if held[1] is not client:  # another call built this slot meanwhile
-                await client.aclose()
-        return _Borrowed(held[1])
+            adapter = await anyio.to_thread.run_sync(lambda: _build_adapter(settings))
+            held = self._leases.get(key)
+            if held is None:  # no other call took this slot meanwhile
+                lease = shared.acquire(settings, lambda: adapter, slot=slot)
+                assert isinstance(lease, shared.Lease), "called on the event loop: the pool hands out leases"
+                held = self._leases[key] = (program, lease)
+            if held[1].inner is not adapter:  # the pool had this client open, or another call won
+                await adapter.aclose()
+        return RetryingProvider(held[1].borrowed(), RetryPolicy.from_settings(settings))
 
     def warm(self) -> None:
         """Load every registered program and import its provider's SDK (in a worker thread, at
@@ -156,26 +166,18 @@ class ProgramRegistry:
                 log.debug("warming program %r: %s", name, exc)
 
     async def aclose(self) -> None:
-        providers, self._providers = self._providers, {}
-        for _program, provider in providers.values():
-            await provider.aclose()
+        """Give the leases back: a client nothing else holds (a spawned child) closes now."""
+        leases, self._leases = self._leases, {}
+        for _program, lease in leases.values():
+            await lease.aclose()
 
 
-class _Borrowed:
-    """A provider handle whose `aclose` does nothing: the registry owns the client."""
+def _build_adapter(settings: ProviderSettings) -> Provider:
+    """The SDK-backed adapter for `settings`, as `create_provider` builds it before wrapping it
+    in retries: in a worker thread, since the SDK import and the TLS context cost CPU."""
+    from llmproc.providers.registry import PROVIDERS, import_adapter
 
-    def __init__(self, inner: Provider):
-        self.inner = inner
-        self.name = inner.name
-
-    async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
-        return await self.inner.complete(request, on_event)
-
-    async def aclose(self) -> None:
-        pass
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    return getattr(import_adapter(settings.provider), PROVIDERS[settings.provider].factory)(settings)
 
 
 __all__ = ["ProgramRegistry"]

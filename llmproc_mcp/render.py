@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmproc.fd import render as fd_render
-from llmproc.fd.paging import cut_point
 from mcp.types import CallToolResult, TextContent
 
 from llmproc_mcp.entry import Entry, Status, clip
@@ -80,7 +79,7 @@ def entry_block(table: ProcessTable, entry: Entry, budget: Budget,
             limit = max(MIN_PREVIEW_CHARS, min(table.settings.preview_chars, budget.left))
             text = fd_render.preview(fd, limit=limit, what="The answer")
             lines.append(text)
-            shown, fd_id = cut_point(fd.content, 0, fd.pages.page_bounds(1)[1], limit), fd.id
+            shown, fd_id = fd_render.preview_end(fd, limit), fd.id  # what the preview showed
             lines.append(f"(shown: {shown:,} of {len(answer):,} characters of the answer)")
         budget.left -= shown
     return "\n".join(lines), _structured(entry, shown, fd_id)

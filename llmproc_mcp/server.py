@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import click
+from llmproc.cli.session import loop_factory
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Tool, ToolAnnotations
@@ -123,7 +124,7 @@ def build_server(settings: ServerSettings) -> MCPServer:
                 group.cancel_scope.cancel()
 
     server = LLMProcServer("llmproc", version=_version(), instructions=INSTRUCTIONS, lifespan=lifespan,
-                           log_level=settings.log_level)  # type: ignore[arg-type]
+                           log_level=settings.log_level)  # type: ignore[arg-type]  # a click.Choice
     for name, description in _descriptions(settings, registry).items():
         server.add_tool(handlers.TOOLS[name], name=name, title=TITLES[name], description=description,
                         annotations=ANNOTATIONS[name])
@@ -237,18 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return supervise(list(sys.argv[1:] if argv is None else argv), settings.host, settings.port,
                          settings.workers)
     try:
-        anyio.run(serve, settings, backend_options={"use_uvloop": _has_uvloop()})
+        # uvloop when installed, decided where the CLIs decide it (llmproc.cli.session)
+        anyio.run(serve, settings, backend_options={"use_uvloop": loop_factory() is not None})
     except KeyboardInterrupt:
         exit_now(EXIT_INTERRUPTED)
     exit_now(EXIT_OK)
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 __all__ = ["BearerAuth", "build_server", "http_app", "main", "serve", "transport_security"]

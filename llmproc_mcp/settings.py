@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import click
 
@@ -157,7 +157,7 @@ def _env(name: str) -> str:
               help="What the server logs to stderr.")
 def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None, store: str | None,
              allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None,
-             **rest: object) -> ServerSettings:
+             **rest: Any) -> ServerSettings:  # the other options, as click typed them
     hosts = tuple(h.strip() for item in allowed_hosts for h in item.split(",") if h.strip())
     return ServerSettings(
         program_dirs=tuple(p.expanduser().resolve() for p in program_dirs),
@@ -167,7 +167,7 @@ def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_d
         store=None if no_state else store,
         log_level=log_level.upper(),
         cwd=cwd.resolve() if cwd else None,
-        **rest,  # type: ignore[arg-type]
+        **rest,
     )
 
 

@@ -13,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on use
-    from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled, ProgramConfigError, ProviderError
+    from llmproc.errors import BudgetExceeded, LLMProcError, ProgramConfigError, ProviderError
     from llmproc.process import LLMProcess, RunResult
     from llmproc.program import LLMProgram
     from llmproc.sync import run_sync
@@ -29,7 +29,6 @@ _EXPORTS = {
     "ProgramConfigError": "llmproc.errors",
     "ProviderError": "llmproc.errors",
     "BudgetExceeded": "llmproc.errors",
-    "ProcessCancelled": "llmproc.errors",
 }
 
 
@@ -40,5 +39,6 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["BudgetExceeded", "LLMProcError", "LLMProcess", "LLMProgram", "ProcessCancelled", "ProgramConfigError",
-           "ProviderError", "RunResult", "run_sync"]
+# No ProcessCancelled: a cancelled run raises the event loop's cancellation (see llmproc.errors).
+__all__ = ["BudgetExceeded", "LLMProcError", "LLMProcess", "LLMProgram", "ProgramConfigError", "ProviderError",
+           "RunResult", "run_sync"]

@@ -6,9 +6,10 @@
     │   └── MissingCredentialsError   no API key: names the environment variable to set
     ├── ProviderNotInstalled the SDK of a provider is missing: names the extra to install
     ├── ToolError            a tool could not run (the turn loop turns it into an error result)
+    │   └── ChildLimitReached     a spawn/fork was refused by max_depth or max_children (`limit` says which)
+    ├── DuplicateToolError   two tools would be shown under one name; also a ValueError
     ├── MCPServerError       an MCP server did not start: names the server, its command, its stderr tail
     ├── FDError              a file descriptor operation failed
-    ├── ProcessCancelled     a run was cancelled; the history stays consistent
     ├── BudgetExceeded       a limit (turns, cost, time, depth, children) was reached
     ├── StateError           a saved process state cannot be restored (schema version, malformed)
     │   └── ProgramChangedError   its program file changed since the save: names the file and `--force`
@@ -16,6 +17,11 @@
         └── NotFoundError         no saved process (or record) of that name; also a KeyError
 
 Every message says what to do next: which key, which variable, which path.
+
+Cancellation is not in the tree: cancelling the task that awaits `run()` raises the event loop's
+own cancellation (`asyncio.CancelledError`, anyio's cancel scopes), which must propagate for
+structured concurrency to work; the history stays consistent all the same. (`ProcessCancelled`, once
+exported but never raised, was removed so that no one writes a handler that never runs.)
 """
 
 from __future__ import annotations
@@ -98,6 +104,22 @@ class ToolError(LLMProcError):
     """A tool failed in a way the model should hear about (becomes an error result)."""
 
 
+class ChildLimitReached(ToolError):
+    """A process may not start more children: `limit` is "max_depth" or "max_children" and
+    `value` its setting. A ToolError, so the model hears about it when spawn/fork is its tool
+    call; the Python API (`process.fork()`) turns it into BudgetExceeded with the same `limit`."""
+
+    def __init__(self, limit: str, value: int, message: str):
+        self.limit = limit
+        self.value = value
+        super().__init__(message)
+
+
+class DuplicateToolError(LLMProcError, ValueError):
+    """Two tools would be shown to the model under the same name. Also a ValueError: toolset
+    construction raised ValueError before it had an error of its own, and callers catch that."""
+
+
 class MCPServerError(LLMProcError):
     """An MCP server could not be started (or restarted). `command` is its command line or URL,
     `stderr_tail` the last lines it wrote to stderr ("" for HTTP servers or a silent server)."""
@@ -111,10 +133,6 @@ class MCPServerError(LLMProcError):
 
 class FDError(LLMProcError):
     """A file descriptor operation failed (unknown fd, page out of range, ...)."""
-
-
-class ProcessCancelled(LLMProcError):
-    """The run was cancelled; partial output is kept in the history."""
 
 
 class BudgetExceeded(LLMProcError):

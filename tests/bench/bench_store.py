@@ -63,7 +63,7 @@ async def main(turns: int, runs: int) -> float:
                                     "prompt": {"system_prompt": "You help."}})
     process = await program.start(provider=ScriptedProvider())
     process.history = History(build_history(turns))
-    process._next_id = len(process.history) + 1
+    process.next_message_id = len(process.history) + 1
     process.usage = Usage(turns * 2000, turns * 150, cache_read_tokens=turns * 1500)
     history_dicts = messages_to_json(list(process.history))
     size = len(json.dumps(history_dicts))

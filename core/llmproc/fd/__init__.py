@@ -3,10 +3,12 @@
 - `paging`: the pure paging math (`PageTable`, built once per fd)
 - `manager`: `FDTable` (one per process), `FileDescriptor`, `Selection`, id normalization
 - `render`: what the model reads: previews, pages, listings
+- `read`: one read by page, line range or character range (`read_text`), for both `read_fd`s
 - `references`: `<ref id="name">...</ref>` extraction from answers
 - `hooks`: the three places the engine hands content to the table
 
-The tools `read_fd` and `fd_to_file` are in `llmproc.tools.builtin.fd_tools`.
+The tools `read_fd` and `fd_to_file` are in `llmproc.tools.builtin.fd_tools`; the MCP server's
+`read_fd` is in `llmproc_mcp.handlers`.
 See docs/file-descriptor-system.md.
 """
 

@@ -37,7 +37,7 @@ def page_user_input(table: FDTable, text: str, *, limit: int) -> str:
 
 def capture_references(table: FDTable, text: str, *, source: str = "") -> list[FileDescriptor]:
     """Store each reference marked in an assistant answer as `fd:ref:NAME`."""
-    created = []
+    created: list[FileDescriptor] = []
     for ref in extract_references(text):
         created.append(table.create_reference(ref.name, ref.content, source=source or "reference"))
     if created:

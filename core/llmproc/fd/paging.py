@@ -34,8 +34,8 @@ _SCAN_BREAKS = 32  # up to this many line breaks, finding them one by one beats 
 class PageTable:
     length: int  # characters in the content
     page_size: int
-    starts: array  # array('q'): offset where each page starts; starts[0] == 0
-    newlines: array  # array('q'): line breaks before each page's start
+    starts: array[int]  # array('q'): offset where each page starts; starts[0] == 0
+    newlines: array[int]  # array('q'): line breaks before each page's start
     total_newlines: int
     ends_with_newline: bool
 

@@ -43,15 +43,21 @@ def _body(text: str) -> str:
     return text if text.endswith("\n") or not text else text + "\n"
 
 
+def preview_end(fd: FileDescriptor, limit: int) -> int:
+    """Where the preview of `fd` stops: it shows `content[:preview_end(fd, limit)]`, page 1 cut
+    to `limit` characters (at a line break when one is in the second half of the limit)."""
+    start, end = fd.pages.page_bounds(1)
+    return cut_point(fd.content, start, end, limit)
+
+
 def preview(fd: FileDescriptor, *, limit: int, what: str = "This output", read_tool: str = READ_TOOL) -> str:
     """The message shown instead of content that became `fd`: its first page (cut to `limit`
     characters if the page is longer), its size, and how to read the rest (with `read_tool`,
     the name the model knows read_fd by)."""
-    start, end = fd.pages.page_bounds(1)
-    stop = cut_point(fd.content, start, end, limit)
+    stop, end = preview_end(fd, limit), fd.pages.page_bounds(1)[1]
     head = (f'<fd_preview fd="{fd.id}" chars="{fd.length}" lines="{fd.line_count}" '
             f'pages="{fd.page_count}">\n')
-    shown = fd.content[start:stop]
+    shown = fd.content[:stop]
     lines = "1 line" if fd.line_count == 1 else f"{n(fd.line_count)} lines"
     note = (f"{what} is {n(fd.length)} characters ({lines}), too long to show whole, so it is "
             f"stored as {fd.id}")
@@ -118,4 +124,5 @@ def preloaded_notice(fds: Iterable[FileDescriptor], *, read_tool: str = READ_TOO
             f"{body}\n</preloaded_fds>")
 
 
-__all__ = ["describe", "extracted", "listing", "preloaded_notice", "preview", "selection", "size_text"]
+__all__ = ["describe", "extracted", "listing", "preloaded_notice", "preview", "preview_end", "selection",
+           "size_text"]

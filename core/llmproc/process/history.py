@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import cast, overload
 
 from llmproc.messages import Message
 
@@ -38,7 +38,8 @@ class History(Sequence[Message]):
         return self._base_len + len(self._tail)
 
     def _segments(self) -> list[_Segment]:
-        chain, seg = [], self._base
+        chain: list[_Segment] = []
+        seg = self._base
         while seg is not None:
             chain.append(seg)
             seg = seg.prev
@@ -115,8 +116,10 @@ class History(Sequence[Message]):
         raise KeyError(message_id)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, (History, list, tuple)):
+        if isinstance(other, History):
             return list(self) == list(other)
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(cast("list[Message] | tuple[Message, ...]", other))
         return NotImplemented
 
     def __repr__(self) -> str:

@@ -35,6 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("llmproc.process")
 
 CANCELLED_RESULT = "cancelled: the run stopped before this tool finished"
+# A cancelled call's result goes on with the last answer of each child the call had started,
+# each under this header; the MCP server shows such results as a stopped run's partial output.
+PARTIAL_OUTPUT = "partial output of process"
+
+
+def partial_output_header(pid: int) -> str:
+    return f"\n{PARTIAL_OUTPUT} {pid}:\n"
+
+
+def keeps_partial_output(result: ToolResult) -> bool:
+    """Whether `result` is a cancelled call's result carrying output of children it started."""
+    return (result.is_error and result.content.startswith(CANCELLED_RESULT)
+            and f"\n{PARTIAL_OUTPUT} " in result.content)
 
 
 class TurnLoop:
@@ -49,6 +62,11 @@ class TurnLoop:
         self.stop_reason = "end"
         self._pending: dict[str, ToolResult] = {}  # results of the turn in progress
         self._started = time.perf_counter()
+
+    @property
+    def finished_results(self) -> tuple[ToolResult, ...]:
+        """The results of the running turn's calls that finished so far (for a save mid-turn)."""
+        return tuple(self._pending.values())
 
     async def run(self) -> None:
         proc = self.process
@@ -178,7 +196,7 @@ class TurnLoop:
         for child in self.process.call_children.get(call.id, ()):
             partial = child.get_last_message()
             if partial:
-                text += f"\npartial output of process {child.pid}:\n{partial}"
+                text += partial_output_header(child.pid) + partial
         return ToolResult(call.id, text, True, call.name)
 
     def finish(self) -> None:

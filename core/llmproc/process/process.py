@@ -17,23 +17,23 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 
-from llmproc.errors import BudgetExceeded, LLMProcError, ProcessCancelled, ToolError
+from llmproc.errors import BudgetExceeded, ChildLimitReached, DuplicateToolError, LLMProcError
 from llmproc.fd import FDTable, capture_references, offload_output, page_user_input
 from llmproc.messages import Message, TextPart, ToolCall, ToolResult, Usage
 from llmproc.process.events import Event, Subscriber, ToolProgress
 from llmproc.process.history import History
+from llmproc.process import state as saved_state
 from llmproc.process.loop import TurnLoop
 from llmproc.process.result import RunResult
 from llmproc.process.syscalls import ProcessToolContext
 from llmproc.prompt import visible_tool_name
 from llmproc.providers.base import Provider, ToolSpec
 from llmproc.tools.base import Tool, ToolOutput, reporting_progress
-from llmproc.tools.builtin.fd_tools import FDView
-from llmproc.tools.toolset import DuplicateToolError, Toolset, combined
+from llmproc.tools.toolset import Toolset, combined
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
@@ -80,7 +80,8 @@ class LLMProcess:
         self._tool_servers: McpServers | None = None
         self._tools_version = 0
         self._subscribers: list[Subscriber] = []
-        self._next_id = 1
+        self.next_message_id = 1  # message ids are m1, m2, ...; a restore continues the count
+        self.saved_pid: int | None = None  # a restored stand-in child: the pid it had (add_stand_in)
         self._owns_provider = True
         self._rewritten_at: int | None = None  # set by goto/exec: where the history was rewritten
         # Awaited with "model", "tool" or "results" where a crash-safe caller saves (see loop.py);
@@ -91,7 +92,7 @@ class LLMProcess:
     @classmethod
     async def create(cls, program: LLMProgram, *, provider: Provider | None = None,
                      tools: Sequence[Tool] = (), cwd: str | Path | None = None,
-                     include_env: bool = True, parent: LLMProcess | None = None) -> LLMProcess:
+                     include_env: bool = True, parent: LLMProcess | None = None) -> Self:
         """Build the provider client (unless one is given, e.g. a ScriptedProvider) and the tools.
 
         `tools` adds Python tools (see `llmproc.tools.tool`) to the program's enabled ones.
@@ -119,8 +120,8 @@ class LLMProcess:
     # -- history -----------------------------------------------------------------------------
     def append(self, message: Message) -> Message:
         """Add a message to the history with the next stable id (ids are what goto targets)."""
-        message = Message(message.role, message.parts, f"m{self._next_id}")
-        self._next_id += 1
+        message = Message(message.role, message.parts, f"m{self.next_message_id}")
+        self.next_message_id += 1
         self.history.append(message)
         if message.role == "assistant" and self.fd_table is not None \
                 and self.program.config.file_descriptor.enable_references:
@@ -163,29 +164,25 @@ class LLMProcess:
             node.cost_usd = None if cost is None or node.cost_usd is None else node.cost_usd + cost
             node = node.parent
 
-    # -- saving and restoring (logic in llmproc/store/state.py) ----------------------------------
+    # -- saving and restoring (logic in process/state.py) ----------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """This process's state as a JSON-serializable dict, for `LLMProcess.restore` or a store."""
-        from llmproc.store.state import snapshot
-
-        return snapshot(self)
+        return saved_state.snapshot(self)
 
     @classmethod
     async def restore(cls, state: dict[str, Any], *, program: LLMProgram | None = None,
                       allow_changed_program: bool = False, provider: Provider | None = None,
                       tools: Sequence[Tool] = (), cwd: str | Path | None = None,
-                      rerun_read_only: bool = False) -> LLMProcess:
+                      rerun_read_only: bool = False) -> Self:
         """A new idle process continuing `state`; it sends the request the original would have
-        sent next. See `llmproc.store.state.restore` for the options."""
-        from llmproc.store.state import restore
-
-        return await restore(state, program=program, allow_changed_program=allow_changed_program,
-                             provider=provider, tools=tools, cwd=cwd, rerun_read_only=rerun_read_only)
+        sent next. See `llmproc.process.state.restore` for the options."""
+        return await saved_state.restore(cls, state, program=program, allow_changed_program=allow_changed_program,
+                                         provider=provider, tools=tools, cwd=cwd, rerun_read_only=rerun_read_only)
 
     @property
     def finished_results(self) -> tuple[ToolResult, ...]:
         """The results of the running turn's tool calls that finished so far, in call order."""
-        return tuple(self._loop._pending.values()) if self._loop is not None else ()
+        return self._loop.finished_results if self._loop is not None else ()
 
     # -- running -----------------------------------------------------------------------------
     async def call_tool(self, call: ToolCall) -> ToolOutput:
@@ -201,8 +198,9 @@ class LLMProcess:
             return await self.toolset.call(call.name, call.arguments, self.tool_context)
 
     def store_long_output(self, call: ToolCall, output: ToolOutput) -> ToolOutput:
-        """With fds enabled, an output over max_direct_output_chars becomes an fd and its preview."""
-        if self.fd_table is not None and not isinstance(output, FDView):
+        """With fds enabled, an output over max_direct_output_chars becomes an fd and its preview
+        (unless it is `bounded` already: a read of an fd)."""
+        if self.fd_table is not None and not output.bounded:
             content = offload_output(self.fd_table, output.content, source=f"output of {call.name}")
             if content is not output.content:
                 output = dataclasses.replace(output, content=content)
@@ -285,8 +283,16 @@ class LLMProcess:
         child._owns_provider = False
         child._local_tools, child._tool_servers = self._local_tools, self._tool_servers
         child._tools_version = self._tools_version  # the toolset it got is the parent's current one
-        child._next_id = self._next_id
+        child.next_message_id = self.next_message_id
         self.children.append(child)
+        return child
+
+    def add_stand_in(self, saved_pid: int | None) -> LLMProcess:
+        """A closed child that only remembers the pid it had (`saved_pid`): a restored process
+        keeps one per child it had started, so that max_children still counts them."""
+        child = self.clone_as_child()
+        child.state = ProcessState.CLOSED
+        child.saved_pid = saved_pid
         return child
 
     async def fork(self) -> LLMProcess:
@@ -297,8 +303,8 @@ class LLMProcess:
             raise LLMProcError(f"process {self.pid} is {self.state.value}; fork it when it is idle")
         try:
             check_new_children(self, 1)
-        except ToolError as exc:
-            raise BudgetExceeded("max_children" if "children" in str(exc) else "max_depth", None, str(exc)) from None
+        except ChildLimitReached as exc:  # a limit of the tree, not a tool's failure, for a Python caller
+            raise BudgetExceeded(exc.limit, exc.value, str(exc)) from None
         return fork_copy(self)
 
     async def release(self) -> None:
@@ -383,4 +389,4 @@ async def _runtime(program: LLMProgram, provider: Provider | None, tools: Sequen
     return provider, local, toolset, prompt.text, mcp_servers
 
 
-__all__ = ["LLMProcess", "ProcessState", "ProcessCancelled"]
+__all__ = ["LLMProcess", "ProcessState"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from llmproc.errors import BudgetExceeded, LLMProcError, ToolError
+from llmproc.errors import BudgetExceeded, ChildLimitReached, LLMProcError, ToolError
 from llmproc.fd.render import preloaded_notice
 from llmproc.messages import Message, ToolCall, ToolResult
 from llmproc.process.history import History
@@ -50,7 +50,8 @@ class ProcessToolContext(SimpleToolContext):
 
 # -- limits ---------------------------------------------------------------------------------------
 def lineage(process: LLMProcess) -> list[LLMProcess]:
-    chain, node = [], process
+    chain: list[LLMProcess] = []
+    node: LLMProcess | None = process
     while node is not None:
         chain.append(node)
         node = node.parent
@@ -61,12 +62,14 @@ def check_new_children(parent: LLMProcess, count: int) -> None:
     """Refuse children beyond the depth, children or cost limits of any process up the tree."""
     depth_limit = min(p.program.config.limits.max_depth for p in lineage(parent))
     if parent.depth + 1 > depth_limit:
-        raise ToolError(f"max_depth={depth_limit} reached: this process is at depth {parent.depth} and "
-                        "cannot start children; do the work yourself")
+        raise ChildLimitReached("max_depth", depth_limit,
+                                f"max_depth={depth_limit} reached: this process is at depth {parent.depth} and "
+                                "cannot start children; do the work yourself")
     limit = parent.program.config.limits.max_children
     if len(parent.children) + count > limit:
-        raise ToolError(f"max_children={limit} reached: this process has {len(parent.children)} children "
-                        f"and asked for {count} more")
+        raise ChildLimitReached("max_children", limit,
+                                f"max_children={limit} reached: this process has {len(parent.children)} "
+                                f"children and asked for {count} more")
     check_cost(parent)
 
 
@@ -142,7 +145,7 @@ def fork_copy(parent: LLMProcess) -> LLMProcess:
 
 def _copy_results(call: ToolCall, calls: Sequence[ToolCall], index: int, count: int,
                   parent: LLMProcess, child: LLMProcess, prompt: str) -> Message:
-    results = []
+    results: list[ToolResult] = []
     for other in calls:
         if other.id == call.id:
             text = (f"You are copy {index} of {count} (process {child.pid}), forked from process {parent.pid}. "
@@ -161,7 +164,7 @@ async def fork_tool_call(parent: LLMProcess, prompts: Sequence[str]) -> str:
     if not prompts:
         raise ToolError("fork needs at least one prompt")
     check_new_children(parent, len(prompts))
-    copies = []
+    copies: list[LLMProcess] = []
     for i, prompt in enumerate(prompts, start=1):
         child = fork_copy(parent)
         child.append(_copy_results(call, last.tool_calls, i, len(prompts), parent, child, prompt))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from llmproc.config.schema import ToolEntry
 from llmproc.errors import ProgramConfigError
 from llmproc.tools.builtin import BUILTIN_TOOLS
@@ -9,9 +11,12 @@ from llmproc.tools.builtin.fd_tools import FD_TOOLS
 from llmproc.tools.builtin.syscalls import exec_tool, fork, goto, spawn_tool
 from llmproc.tools.toolset import Toolset, aliased, described
 
+if TYPE_CHECKING:
+    from llmproc.program import LLMProgram
+    from llmproc.tools.base import Tool
 
 
-def _syscall_tool(name: str, program):  # -> Tool | None
+def _syscall_tool(name: str, program: LLMProgram) -> Tool | None:
     linked = {n: link.description for n, link in program.linked_programs.items()}
     if name == "spawn":
         return spawn_tool(linked)
@@ -20,8 +25,10 @@ def _syscall_tool(name: str, program):  # -> Tool | None
     return {"fork": fork, "goto": goto}.get(name)
 
 
-def build_toolset(program) -> Toolset:  # program: LLMProgram
-    tools, aliases, descriptions = [], {}, {}
+def build_toolset(program: LLMProgram) -> Toolset:
+    tools: list[Tool] = []
+    aliases: dict[str, str] = {}
+    descriptions: dict[str, str] = {}
     fd_enabled = program.config.file_descriptor.enabled
     for i, entry in enumerate(program.config.tools.enabled):
         name = entry.name if isinstance(entry, ToolEntry) else entry

@@ -42,6 +42,9 @@ class ToolOutput:
     content: str
     is_error: bool = False
     images: tuple[ImageData, ...] = ()
+    # Already bounded (a page of an fd, see `read_fd`): the engine shows it as is and never
+    # stores it as a new fd, which would only send the model back to read it in circles.
+    bounded: bool = False
 
 
 # progress(progress, total, message): how a running tool reports how far it got. The engine sets

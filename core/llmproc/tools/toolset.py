@@ -17,15 +17,11 @@ import logging
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
-from llmproc.errors import ToolError
+from llmproc.errors import DuplicateToolError, ToolError
 from llmproc.providers.base import ToolSpec
 from llmproc.tools.base import Tool, ToolContext, ToolOutput, check_tool_name
 
 log = logging.getLogger(__name__)
-
-
-class DuplicateToolError(ValueError):
-    """Two tools would be shown to the model under the same name."""
 
 
 class _ToolView(Tool):

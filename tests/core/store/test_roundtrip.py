@@ -84,7 +84,7 @@ def test_process_round_trips_through_json_and_the_store(store: SQLiteStore, prog
                                                         next_id: int, table: FDTable | None) -> None:
     async def scenario() -> None:
         process = await program.start(provider=ScriptedProvider())
-        process.history, process.usage, process.cost_usd, process._next_id = History(history), usage, cost, next_id
+        process.history, process.usage, process.cost_usd, process.next_message_id = History(history), usage, cost, next_id
         process.fd_table = table
         state = process.snapshot()
         store.save("prop", state)

@@ -13,7 +13,8 @@ import pytest
 from llmproc import BudgetExceeded, LLMProcess, LLMProgram
 from llmproc.errors import ProgramChangedError, StateError
 from llmproc.messages import TextPart, ThinkingPart, ToolResult
-from llmproc.store import SCHEMA_VERSION, migrations
+from llmproc.process import migrations
+from llmproc.store import SCHEMA_VERSION
 from llmproc.store.state import INTERRUPTED_RESULT
 from llmproc.testing import Reply, ScriptedProvider, ToolUse
 from llmproc.tools import tool

@@ -2,8 +2,9 @@
 
 They reach the calling process's fd table through the tool context (`ctx.fd_table`, see
 `FDContext`); a context without one gets an error that says how to enable file descriptors.
-`read_fd` returns an `FDView`, which the engine passes through as is: a page is already
-bounded, and storing it as a new fd would only send the model in circles.
+What a read shows is `llmproc.fd.read.read_text`'s, shared with the MCP server's read_fd.
+`read_fd` returns an `FDView`, a `ToolOutput` marked `bounded`, which the engine passes through
+as is: a page is already bounded, and storing it as a new fd would only send the model in circles.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from llmproc.errors import FDError, ToolError
-from llmproc.fd import render
-from llmproc.fd.manager import FDTable, Selection
+from llmproc.fd.manager import FDTable
+from llmproc.fd.read import read_text
 from llmproc.tools.base import Tool, ToolContext, ToolOutput, tool
 from llmproc.tools.paths import display_path, resolve_inside
 
@@ -35,7 +36,9 @@ class FDContext(ToolContext, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FDView(ToolOutput):
-    """A bounded view of an fd: never stored as a new fd."""
+    """A bounded view of an fd (a page, a range, an extraction notice): never stored as a new fd."""
+
+    bounded: bool = True
 
 
 def table_of(ctx: ToolContext) -> FDTable:
@@ -71,41 +74,11 @@ async def read_fd(
             its text; use it to hand part of an output to fd_to_file or to another process.
     """
     table = table_of(ctx)
-    lines = start_line is not None or end_line is not None
-    chars = start_char is not None or end_char is not None
-    if (page is not None) + lines + chars > 1:
-        raise ToolError("give one kind of range: page, or start_line/end_line, or start_char/end_char")
-    limit = None if extract_to_new_fd else table.max_read_chars
     try:
-        if lines:
-            sel = table.read_lines(fd, start_line or 1, end_line, limit=limit)
-        elif chars:
-            sel = table.read_chars(fd, start_char or 0, end_char, limit=limit)
-        else:
-            sel = table.read_page(fd, 1 if page is None else page)
-        if extract_to_new_fd:
-            return FDView(render.extracted(table.extract(sel), sel, read_tool=table.read_tool,
-                                           write_tool=table.write_tool))
+        return FDView(read_text(table, fd, page=page, start_line=start_line, end_line=end_line,
+                                start_char=start_char, end_char=end_char, extract_to_new_fd=extract_to_new_fd))
     except FDError as err:
         raise ToolError(str(err)) from None
-    return FDView(render.selection(sel, continue_with=_continuation(sel, lines, end_line, end_char),
-                                   read_tool=table.read_tool))
-
-
-def _continuation(sel: Selection, by_lines: bool, end_line: int | None,
-                  end_char: int | None) -> dict[str, int] | None:
-    """The arguments that read on after a read cut to the limit, in the unit the model used."""
-    if not sel.truncated:
-        return None
-    if by_lines and not sel.ends_mid_line:
-        args = {"start_line": sel.last_line + 1}
-        if end_line is not None:
-            args["end_line"] = end_line
-        return args
-    args = {"start_char": sel.end}
-    if end_char is not None:
-        args["end_char"] = end_char
-    return args
 
 
 @tool

@@ -31,7 +31,7 @@ def _programs_text(linked: Mapping[str, str]) -> str:
 
 
 def _names_type(linked: Mapping[str, str]) -> object:
-    return Literal[tuple(linked)] if linked else str  # type: ignore[valid-type]
+    return Literal[tuple(linked)] if linked else str
 
 
 def spawn_tool(linked: Mapping[str, str]) -> Tool:

@@ -26,7 +26,7 @@ LIST_NAME, READ_NAME = "list_mcp_resources", "read_mcp_resource"
 
 def resource_tools(connections: Mapping[str, McpConnection]) -> list[Tool]:
     """The two tools over `connections` (server name -> connection)."""
-    server_names = Literal[tuple(connections)] if connections else str  # type: ignore[valid-type]
+    server_names = Literal[tuple(connections)] if connections else str
 
     async def list_mcp_resources(server: Optional[str] = None) -> str:
         """List the resources the MCP servers offer to read (files, documents, records): each with its URI, name, type and description, and URI templates whose {placeholders} you fill in. Read one with read_mcp_resource.
@@ -53,7 +53,7 @@ def resource_tools(connections: Mapping[str, McpConnection]) -> list[Tool]:
             return _contents(items[0])
         return "\n\n".join(f"[{item.uri}]\n{_contents(item)}" for item in items) or f"{uri}: empty"
 
-    list_mcp_resources.__annotations__["server"] = Optional[server_names]  # type: ignore[valid-type]
+    list_mcp_resources.__annotations__["server"] = Optional[server_names]
     read_mcp_resource.__annotations__["server"] = server_names
     return [tool(list_mcp_resources, name=LIST_NAME), tool(read_mcp_resource, name=READ_NAME)]
 
