@@ -27,7 +27,7 @@ from llmproc.providers.base import (
 )
 from llmproc.providers.openai_common import (
     OpenAIClientProvider,
-    call_kwargs, dump_arguments, parse_arguments, result_text, stream_request_id,
+    call_kwargs, dump_arguments, openai_usage, parse_arguments, result_text, stream_request_id,
     to_provider_error,
 )
 
@@ -238,13 +238,5 @@ def _assistant(message: Message) -> dict[str, Any]:
 def to_usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    details = usage.prompt_tokens_details
-    cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
-    written = (getattr(details, "cache_write_tokens", None) or 0) if details else 0
-    out_details = usage.completion_tokens_details
-    reasoning = (getattr(out_details, "reasoning_tokens", None) or 0) if out_details else 0
-    return Usage(
-        input_tokens=max((usage.prompt_tokens or 0) - cached - written, 0),
-        output_tokens=usage.completion_tokens or 0,
-        cache_write_tokens=written, cache_read_tokens=cached, reasoning_tokens=reasoning,
-    )
+    return openai_usage(usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details,
+                        usage.completion_tokens_details)

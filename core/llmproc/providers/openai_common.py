@@ -17,7 +17,7 @@ from typing import Any
 import openai
 
 from llmproc.errors import MissingCredentialsError, ProviderError
-from llmproc.messages import ToolResult
+from llmproc.messages import ToolResult, Usage
 from llmproc.providers._errors import provider_error
 from llmproc.providers.base import ProviderSettings, client_timeouts
 
@@ -154,3 +154,13 @@ class OpenAIClientProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def openai_usage(prompt: int | None, completion: int | None, in_details: Any, out_details: Any) -> Usage:
+    """Usage from either OpenAI API's counts: Chat and Responses name them differently but count
+    alike (the prompt count includes the cached and cache-written tokens)."""
+    cached = (getattr(in_details, "cached_tokens", None) or 0) if in_details else 0
+    written = (getattr(in_details, "cache_write_tokens", None) or 0) if in_details else 0
+    reasoning = (getattr(out_details, "reasoning_tokens", None) or 0) if out_details else 0
+    return Usage(input_tokens=max((prompt or 0) - cached - written, 0), output_tokens=completion or 0,
+                 cache_write_tokens=written, cache_read_tokens=cached, reasoning_tokens=reasoning)

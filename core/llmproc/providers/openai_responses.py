@@ -28,7 +28,7 @@ from llmproc.providers.base import (
 )
 from llmproc.providers.openai_common import (
     OpenAIClientProvider,
-    call_kwargs, dump_arguments, parse_arguments, result_output, stream_request_id,
+    call_kwargs, dump_arguments, openai_usage, parse_arguments, result_output, stream_request_id,
     to_provider_error,
 )
 
@@ -219,13 +219,5 @@ def _stop_reason(response: Any, parts: list[Part], refused: bool) -> tuple[StopR
 def to_usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    details = usage.input_tokens_details
-    cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
-    written = (getattr(details, "cache_write_tokens", None) or 0) if details else 0
-    out_details = usage.output_tokens_details
-    reasoning = (getattr(out_details, "reasoning_tokens", None) or 0) if out_details else 0
-    return Usage(
-        input_tokens=max((usage.input_tokens or 0) - cached - written, 0),
-        output_tokens=usage.output_tokens or 0,
-        cache_write_tokens=written, cache_read_tokens=cached, reasoning_tokens=reasoning,
-    )
+    return openai_usage(usage.input_tokens, usage.output_tokens, usage.input_tokens_details,
+                        usage.output_tokens_details)

@@ -263,45 +263,40 @@ class SQLiteStore(AsyncTwins):
         """See `ProcessStore.swap_record`."""
         check_record_key(kind, key)
         text = None if value is None else dumps_json(value)
-        with self._db(f"swapping record {kind}/{key}") as db:
-            own = not db.in_transaction
-            if own:
-                db.execute("BEGIN IMMEDIATE")  # the write lock: nobody changes the row between read and write
-            try:
-                row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-                swapped = (row is None) if expect is None else (row is not None and json.loads(row[0]) == expect)
-                if swapped:
-                    if text is None:
-                        db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
-                    else:
-                        db.execute("INSERT INTO records (kind, key, value, updated_at) VALUES (?,?,?,?) "
-                                   "ON CONFLICT(kind, key) DO UPDATE SET value=excluded.value, "
-                                   "updated_at=excluded.updated_at", (kind, key, text, time.time()))
-                if own:
-                    db.execute("COMMIT")
-            except BaseException:
-                if own and db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        with self._write_locked(f"swapping record {kind}/{key}") as db:  # nobody writes between read and write
+            row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            swapped = (row is None) if expect is None else (row is not None and json.loads(row[0]) == expect)
+            if swapped and text is None:
+                db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+            elif swapped:
+                db.execute("INSERT INTO records (kind, key, value, updated_at) VALUES (?,?,?,?) "
+                           "ON CONFLICT(kind, key) DO UPDATE SET value=excluded.value, "
+                           "updated_at=excluded.updated_at", (kind, key, text, time.time()))
         return swapped
 
     # -- counters: ids unique across everyone sharing the file -------------------------------------
     def allocate(self, counter: str, count: int = 1, *, at_least: int = 1) -> int:
         """See `ProcessStore.allocate`. Allowed inside `batch()` (it joins the batch's transaction)."""
         check_allocation(counter, count, at_least)
-        with self._db(f"allocating ids of {counter!r}") as db:
-            own = not db.in_transaction  # inside batch(): already holding the write lock
+        with self._write_locked(f"allocating ids of {counter!r}") as db:
+            return _bump(db, counter, count, at_least)
+
+    @contextmanager
+    def _write_locked(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection holding SQLite's write lock for the block: a transaction of its own,
+        or the batch() already open (which holds it)."""
+        with self._db(doing) as db:
+            own = not db.in_transaction
             if own:
                 db.execute("BEGIN IMMEDIATE")
             try:
-                first = _bump(db, counter, count, at_least)
+                yield db
                 if own:
                     db.execute("COMMIT")
             except BaseException:
                 if own and db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        return first
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
