@@ -9,6 +9,7 @@ as is: a page is already bounded, and storing it as a new fd would only send the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from llmproc.errors import FDError, ToolError
 from llmproc.fd.manager import FDTable
 from llmproc.fd.read import read_text
 from llmproc.tools.base import Tool, ToolContext, ToolOutput, tool
-from llmproc.tools.paths import display_path, resolve_inside
+from llmproc.tools.builtin.bounds import Budget, run_bounded
+from llmproc.tools.paths import display_path, open_regular, resolve_inside
 
 if TYPE_CHECKING:
     from llmproc.fd.manager import FileDescriptor
@@ -82,7 +84,7 @@ async def read_fd(
 
 
 @tool
-def fd_to_file(
+async def fd_to_file(
     fd: str,
     path: str,
     ctx: FDContext,
@@ -99,6 +101,10 @@ def fd_to_file(
         mode: "write" creates (or, with overwrite, replaces) the file; "append" adds to its end.
         overwrite: Allow mode="write" to replace an existing file.
     """
+    return await run_bounded("fd_to_file", lambda budget: _fd_to_file(fd, path, ctx, mode, overwrite, budget))
+
+
+def _fd_to_file(fd: str, path: str, ctx: FDContext, mode: str, overwrite: bool, budget: Budget) -> str:
     table = table_of(ctx)
     try:
         descriptor = table.get(fd)
@@ -112,10 +118,10 @@ def fd_to_file(
     if mode == "write" and existed and not overwrite:
         raise ToolError(f"{shown} already exists; call again with overwrite=true to replace it, "
                         'or with mode="append" to add to it')
-    open_mode = "a" if mode == "append" else ("w" if overwrite else "x")
+    how = os.O_APPEND if mode == "append" else (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write(target, open_mode, descriptor)
+        _write(target, os.O_WRONLY | os.O_CREAT | how, descriptor, budget, shown)
     except FileExistsError:
         raise ToolError(f"{shown} was created meanwhile; call again with overwrite=true to replace it") \
             from None
@@ -131,10 +137,15 @@ def fd_to_file(
     return f"{descriptor.id} written to {shown} ({size})."
 
 
-def _write(target: Path, open_mode: str, descriptor: FileDescriptor) -> None:
+def _write(target: Path, flags: int, descriptor: FileDescriptor, budget: Budget, shown: str) -> None:
+    """Write to a regular file only (a FIFO or device is refused, never waited on); stop between
+    chunks when the call timed out or was cancelled."""
     content = descriptor.content
-    with target.open(open_mode, encoding="utf-8", newline="") as f:
+    with open(open_regular(target, flags, shown=shown), "w", encoding="utf-8", newline="") as f:
         for start in range(0, len(content), WRITE_CHUNK_CHARS):
+            if budget.spent():
+                raise ToolError(f"writing {shown} took more than {budget.seconds:.0f} s; stopped with "
+                                f"{start:,} of {len(content):,} characters written")
             f.write(content[start:start + WRITE_CHUNK_CHARS])
 
 

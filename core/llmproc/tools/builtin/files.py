@@ -6,16 +6,18 @@ so in a note that tells the model how to get the rest.
 
 from __future__ import annotations
 
-from itertools import islice
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field
 
 from llmproc.errors import ToolError
 from llmproc.tools.base import ToolContext, tool
+from llmproc.tools.builtin.bounds import Budget, run_bounded
 from llmproc.tools.builtin.walk import entry_for, scan
-from llmproc.tools.paths import display_path, resolve_inside
+from llmproc.tools.paths import display_path, open_regular, resolve_inside
 
 MAX_READ_LINES = 2000  # per call
 DEFAULT_READ_LINES = 500
@@ -24,11 +26,22 @@ MAX_LINE_CHARS = 2000  # longer lines are cut
 MAX_LIST_ENTRIES = 500
 BINARY_SNIFF_BYTES = 8192
 
+L = TypeVar("L", str, bytes)
 
-def is_binary(path: Path) -> bool:
-    """A NUL byte near the start is what marks a file as binary (as git and grep do)."""
-    with path.open("rb") as f:
+
+def is_binary(path: Path, shown: str | None = None) -> bool:
+    """A NUL byte near the start is what marks a file as binary (as git and grep do). Only
+    regular files are opened (ToolError for FIFOs, devices, sockets)."""
+    with os.fdopen(open_regular(path, shown=shown), "rb") as f:
         return b"\0" in f.read(BINARY_SNIFF_BYTES)
+
+
+def checked(lines: Iterable[L], budget: Budget, path: str) -> Iterator[L]:
+    """`lines`, stopping with a ToolError when the budget is spent (time out or cancelled)."""
+    for number, line in enumerate(lines):
+        if number % 4096 == 0 and budget.spent():
+            raise ToolError(f"reading {path!r} took more than {budget.seconds:.0f} s; stopped")
+        yield line
 
 
 def human_size(size: int) -> str:
@@ -48,7 +61,7 @@ def existing_file(path: str, ctx: ToolContext) -> Path:
     if target.is_dir():
         raise ToolError(f"{path!r} is a directory; use list_dir or glob to see its contents")
     try:
-        binary = is_binary(target)
+        binary = is_binary(target, repr(path))
     except OSError as err:
         raise ToolError(f"cannot read {path!r}: {err.strerror or err}") from None
     if binary:
@@ -58,7 +71,7 @@ def existing_file(path: str, ctx: ToolContext) -> Path:
 
 
 @tool(read_only=True)
-def read_file(
+async def read_file(
     path: str,
     ctx: ToolContext,
     offset_line: Annotated[int, Field(ge=1)] = 1,
@@ -72,21 +85,30 @@ def read_file(
         offset_line: The first line to return (1 is the first line of the file).
         max_lines: How many lines to return at most.
     """
+    return await run_bounded("read_file", lambda budget: _read_file(path, ctx, offset_line, max_lines, budget))
+
+
+def _read_file(path: str, ctx: ToolContext, offset_line: int, max_lines: int, budget: Budget) -> str:
     target = existing_file(path, ctx)
     lines: list[str] = []
     chars = 0
-    cut_by_chars = False
+    more = False  # the file goes on after the lines returned
     try:
-        with target.open("r", encoding="utf-8", errors="replace", newline="") as f:
-            for line in islice(f, offset_line - 1, offset_line - 1 + max_lines):
+        with open(open_regular(target, shown=repr(path)), encoding="utf-8", errors="replace", newline="") as f:
+            numbered = enumerate(checked(f, budget, path), start=1)
+            for number, line in numbered:
+                if number < offset_line:
+                    continue
+                if number >= offset_line + max_lines:
+                    more = True
+                    break
                 if len(line) > MAX_LINE_CHARS:
                     line = line[:MAX_LINE_CHARS] + f" [... line cut at {MAX_LINE_CHARS} characters]\n"
                 if lines and chars + len(line) > MAX_READ_CHARS:
-                    cut_by_chars = True
+                    more = True
                     break
                 lines.append(line)
                 chars += len(line)
-            more = cut_by_chars or next(f, None) is not None
             total = None if more else offset_line - 1 + len(lines)
     except OSError as err:
         raise ToolError(f"cannot read {path!r}: {err.strerror or err}") from None
@@ -94,8 +116,8 @@ def read_file(
     if not lines:
         if offset_line == 1:
             return f"({display_path(target, ctx)} is empty)"
-        with target.open("rb") as f:
-            count = sum(1 for _ in f)
+        with os.fdopen(open_regular(target, shown=repr(path)), "rb") as f:
+            count = sum(1 for _ in checked(f, budget, path))
         raise ToolError(f"offset_line {offset_line} is past the end of {path!r} "
                         f"(it has {count} lines)")
     text = "".join(lines)
@@ -113,13 +135,17 @@ def read_file(
 
 
 @tool(read_only=True)
-def list_dir(path: str = ".", *, ctx: ToolContext) -> str:
+async def list_dir(path: str = ".", *, ctx: ToolContext) -> str:
     """List a directory: one entry per line, sorted, directories ending in "/", files with their
     size.
 
     Args:
         path: The directory to list, relative to the working directory or absolute.
     """
+    return await run_bounded("list_dir", lambda _: _list_dir(path, ctx))
+
+
+def _list_dir(path: str, ctx: ToolContext) -> str:
     target = resolve_inside(path, ctx)
     if not target.exists():
         raise ToolError(f"no such directory: {path!r}")

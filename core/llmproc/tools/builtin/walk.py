@@ -2,7 +2,10 @@
 
 The walker never descends through a symlinked directory (that is how trees loop and how they
 leak out of the roots); a symlink is reported only if its target is inside an allowed root,
-and then as what it points to. Entries come in sorted order so results are stable.
+and then as what it points to. Entries come in sorted order so results are stable. A walk
+stops after MAX_ENTRIES_VISITED entries, or when its `Budget` is spent (deadline, or the stop
+flag set when the call timed out or was cancelled): the check is inside the loop, so an
+abandoned walk does not keep running. Globs compile to RE2 regexes (linear time).
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from llmproc.tools.builtin.bounds import Budget, Matcher, compile_glob
 from llmproc.tools.paths import is_inside
 
 MAX_ENTRIES_VISITED = 200_000  # a walk stops here; callers say so
@@ -30,7 +35,8 @@ class Entry:
 @dataclass
 class WalkStats:
     visited: int = 0
-    truncated: bool = False  # stopped at MAX_ENTRIES_VISITED
+    truncated: bool = False  # stopped early
+    reason: str = "entries"  # why: "entries" (MAX_ENTRIES_VISITED), "time" or "stopped"
 
 
 def entry_for(dirent: os.DirEntry[str], rel: str, roots: Sequence[Path]) -> Entry | None:
@@ -51,8 +57,8 @@ def entry_for(dirent: os.DirEntry[str], rel: str, roots: Sequence[Path]) -> Entr
 def scan(directory: Path, roots: Sequence[Path]) -> list[tuple[os.DirEntry[str], bool]]:
     """Sorted entries of one directory, with "may descend" (a real directory, not a link)."""
     try:
-        with os.scandir(directory) as it:
-            entries = sorted(it, key=lambda d: d.name)
+        with os.scandir(directory) as it:  # a huge directory is cut: the walk stops there anyway
+            entries = sorted(islice(it, MAX_ENTRIES_VISITED + 1), key=lambda d: d.name)
     except OSError:
         return []
     out = []
@@ -65,8 +71,9 @@ def scan(directory: Path, roots: Sequence[Path]) -> list[tuple[os.DirEntry[str],
 
 
 def walk(root: Path, roots: Sequence[Path], *, max_depth: int | None = None,
-         stats: WalkStats | None = None) -> Iterator[Entry]:
-    """Yield every entry below `root` (depth first, sorted), `max_depth` levels deep at most."""
+         stats: WalkStats | None = None, budget: Budget | None = None) -> Iterator[Entry]:
+    """Yield every entry below `root` (depth first, sorted), `max_depth` levels deep at most;
+    stop early (stats.truncated) at MAX_ENTRIES_VISITED or when `budget` is spent."""
     stats = stats if stats is not None else WalkStats()
     stack: list[tuple[Path, str, int]] = [(root, "", 1)]
     while stack:
@@ -76,6 +83,9 @@ def walk(root: Path, roots: Sequence[Path], *, max_depth: int | None = None,
             stats.visited += 1
             if stats.visited > MAX_ENTRIES_VISITED:
                 stats.truncated = True
+                return
+            if budget is not None and stats.visited % 64 == 0 and budget.spent():
+                stats.truncated, stats.reason = True, budget.reason or "stopped"
                 return
             entry = entry_for(dirent, prefix + dirent.name, roots)
             if entry is None:
@@ -87,12 +97,14 @@ def walk(root: Path, roots: Sequence[Path], *, max_depth: int | None = None,
 
 
 @lru_cache(maxsize=128)
-def glob_regex(pattern: str) -> re.Pattern[str]:
+def glob_regex(pattern: str) -> Matcher:
     """Compile a glob: `*` and `?` stay within one path segment, `**` spans any number of
-    segments (zero included), `[...]` is a character class."""
-    parts = []
+    segments (zero included), `[...]` is a character class. Repeated `**` segments are one."""
+    parts: list[str | None] = []
     for segment in pattern.strip("/").split("/"):
         if segment == "**":
+            if parts and parts[-1] is None:
+                continue
             parts.append(None)
             continue
         out, i = "", 0
@@ -117,7 +129,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             regex += ".*" if last else "(?:[^/]+/)*"
         else:
             regex += part + ("" if last else "/")
-    return re.compile(regex)
+    return compile_glob(regex)
 
 
 def glob_depth(pattern: str) -> int | None:
