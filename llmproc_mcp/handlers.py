@@ -52,6 +52,17 @@ async def _table(ctx: Context) -> ProcessTable:
     return await cast("Startup", ctx.request_context.lifespan_context).table()
 
 
+def check_room(table: ProcessTable, count: int) -> None:
+    """Refuse `count` new runs when they would put more than `max_queued` runs of this server in
+    the queue for a slot (`max_processes` run at once)."""
+    settings = table.settings
+    active = sum(1 for e in table.entries.values() if e.status.active and table.owns(e))
+    if active + count - settings.max_processes > settings.max_queued:
+        queued = max(0, active - settings.max_processes)
+        raise ToolError(f"server busy: {queued} run(s) already queued and {count} more asked for, past "
+                        f"--max-queued {settings.max_queued}; collect or kill some processes and try again")
+
+
 def progress_message(entries: Sequence[Entry]) -> str:
     from llmproc_mcp.entry import clip
 
@@ -135,6 +146,7 @@ async def run_program(
     ctx: Context,
 ) -> Processes:
     table = await _table(ctx)
+    check_room(table, 1)
     entry = await table.start(program, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 
@@ -149,6 +161,7 @@ async def spawn(
     table = await _table(ctx)
     for task in tasks:  # every program is checked before any process starts
         table.registry.resolve(task.program)
+    check_room(table, len(tasks))
     entries = await table.start_many([(task.program, task.prompt) for task in tasks])
     pids = ", ".join(str(e.pid) for e in entries)
     await table.flush()
@@ -162,6 +175,7 @@ async def fork(
     ctx: Context,
 ) -> Processes:
     table = await _table(ctx)
+    check_room(table, len(prompts))
     copies = await table.fork(pid, prompts)
     return await _await(table, ctx, copies, table.settings.wait_s, owned=True,
                         intro=f"Forked process {pid} into {len(copies)} copies.")
@@ -196,6 +210,7 @@ async def send(
     ctx: Context,
 ) -> Processes:
     table = await _table(ctx)
+    check_room(table, 1)
     entry = await table.send(pid, prompt)
     return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("llmproc_mcp.programs")
 RACY_S = 2.0  # a folder listing this close to the folder's last change is made again next time
 CLIENTS_PER_PROGRAM = 8
+MAX_REF_CHARS = 1024  # a program name or path longer than this is refused with a reason
 WARM_PROGRAMS = 30  # programs loaded ahead of use; a bigger folder loads the rest on first run  # measured: 100 concurrent runs are ~20% faster than with one shared client
 
 
@@ -86,21 +87,37 @@ class ProgramRegistry:
         return cached[2]
 
     def resolve(self, ref: str) -> tuple[str, Path]:
-        """(name, path) for a registered name or a .toml path inside a root; ToolError otherwise."""
+        """(name, path) for a registered name or a .toml path inside a root; ToolError otherwise.
+        A name whose file is a symlink to a file outside the folders is refused like such a path."""
         ref = ref.strip()
+        if "\x00" in ref:
+            raise ToolError("program name contains a NUL character; give a registered name or a .toml path")
+        if len(ref) > MAX_REF_CHARS:
+            raise ToolError(f"program name is {len(ref)} characters long; at most {MAX_REF_CHARS} "
+                            "(give a registered name or a .toml path inside the program folders)")
         names = self.names()
         if ref in names:
+            if not self._inside(names[ref]):
+                raise ToolError(f"program {ref!r} is a link to {names[ref]}, which is not inside the program "
+                                f"folders ({', '.join(map(str, self.roots))})")
             return ref, names[ref]
         if ref.endswith(".toml"):
             candidates = [Path(ref)] if Path(ref).is_absolute() else [root / ref for root in self.roots]
             for candidate in candidates:
-                path = candidate.resolve()
-                if path.is_file() and any(path.is_relative_to(root) for root in self.roots):
+                try:
+                    path = candidate.resolve()
+                    found = path.is_file() and self._inside(path)
+                except (OSError, ValueError):  # a name too long for the file system, a loop of links
+                    continue
+                if found:
                     return path.stem, path
             raise ToolError(f"program file {ref!r} is not inside the program folders "
                             f"({', '.join(map(str, self.roots)) or 'none configured'})")
         known = ", ".join(sorted(names)) or "none (start the server with --programs DIR)"
         raise ToolError(f"unknown program {ref!r}; registered programs: {known}")
+
+    def _inside(self, path: Path) -> bool:
+        return any(path.is_relative_to(root) for root in self.roots)
 
     async def aload(self, ref: str) -> tuple[str, LLMProgram]:
         """`load`, in a worker thread unless the program is loaded already and unchanged (a

@@ -164,7 +164,7 @@ class BearerAuth:
 
     def __init__(self, app: Any, token: str, exempt: Sequence[str] = ("/health",)):
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
         self.exempt = tuple(exempt)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -172,7 +172,9 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or ()).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
+        scheme, _, credentials = given.strip().partition(b" ")
+        # RFC 9110: the scheme is case-insensitive (`bearer`, `BEARER`); the token is compared exactly.
+        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.expected):
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": "invalid_token",

@@ -41,6 +41,7 @@ class ServerSettings:
     preview_chars: int = 4_000
     page_chars: int = 10_000  # read_fd page size for answer fds
     max_processes: int = 32  # runs at once; more wait (status `queued`)
+    max_queued: int = 1000  # runs waiting for a slot; run_program/spawn/fork/send past it are refused
     state_dir: Path | None = None  # None: nothing persists (library use, tests)
     store: str | None = None  # a store file or URL (PostgreSQL) shared with other servers; wins over state_dir
     idle_s: float = 600.0  # a finished process idle this long is closed (state kept); 0: never
@@ -58,6 +59,9 @@ class ServerSettings:
             if value <= 0:
                 raise SettingsError(f"{name} must be positive, not {value} "
                                     f"(flag --{name.replace('_', '-')}, env {ENV_PREFIX}{name.upper()})")
+        if self.max_queued < 0:
+            raise SettingsError(f"max_queued must be 0 (never queue) or positive, not {self.max_queued} "
+                                f"(flag --max-queued, env {ENV_PREFIX}MAX_QUEUED)")
         if self.idle_s < 0:
             raise SettingsError(f"idle_s must be 0 (never close idle processes) or positive, not {self.idle_s} "
                                 f"(flag --idle, env {ENV_PREFIX}IDLE_S)")
@@ -133,6 +137,8 @@ def _env(name: str) -> str:
               help="read_fd page size.")
 @click.option("--max-processes", default=32, show_default=True, type=int, envvar=_env("MAX_PROCESSES"),
               help="Processes running at once; more are queued.")
+@click.option("--max-queued", default=1000, show_default=True, type=int, envvar=_env("MAX_QUEUED"),
+              help="Runs waiting for a free slot; run_program, spawn, fork and send past it are refused.")
 @click.option("--state-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               envvar=_env("STATE_DIR"), help="Where the process table is stored "
               "[default: $LLMPROC_STATE_DIR/mcp or $XDG_STATE_HOME/llmproc/mcp].")

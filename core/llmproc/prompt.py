@@ -10,6 +10,10 @@ byte-stable from turn to turn (provider prompt caches key on the prefix):
     <file_descriptors> how to page long outputs (when enabled)
 
 A preload file that is missing is a warning (the prompt is still built), never a crash.
+
+Text the program does not control (environment values, preloaded files, link descriptions)
+cannot close a section early: a closing tag of one of these sections inside it (`</env>`,
+`</preload>`, `</file>`, ...) is escaped as `&lt;/env>`; other text is kept byte for byte.
 """
 
 from __future__ import annotations
@@ -18,16 +22,28 @@ import datetime
 import getpass
 import os
 import platform
+import re
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmproc.config.loader import read_prompt_file
 from llmproc.config.schema import ENV_INFO_VARIABLES, ToolEntry
+from llmproc.errors import ProgramConfigError
 
 if TYPE_CHECKING:
     from llmproc.program import LLMProgram
+
+
+_SECTION_TAGS = ("env", "preload", "file", "linked_programs", "file_descriptors")
+_CLOSING = re.compile(r"<(\s*/\s*(?:" + "|".join(_SECTION_TAGS) + r")\b)", re.IGNORECASE)
+
+
+def escape_markup(text: str) -> str:
+    """`text` with every closing tag of a prompt section neutralised (`</env>` -> `&lt;/env>`)."""
+    return _CLOSING.sub(r"&lt;\1", text)
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,9 @@ def _env_value(name: str) -> str:
 def env_section(program: LLMProgram) -> str:
     info = program.config.env_info
     names = ENV_INFO_VARIABLES if info.variables == "all" else info.variables
-    lines = [f"{name}: {_env_value(name)}" for name in names]
-    lines += [f"{label}: {os.environ[var]}" for label, var in info.env_vars.items() if var in os.environ]
+    lines = [f"{name}: {escape_markup(_env_value(name))}" for name in names]
+    lines += [f"{escape_markup(label)}: {escape_markup(os.environ[var])}"
+              for label, var in info.env_vars.items() if var in os.environ]
     return "<env>\n" + "\n".join(lines) + "\n</env>" if lines else ""
 
 
@@ -70,12 +87,12 @@ def preload_section(program: LLMProgram, warnings: list[str]) -> str:
     blocks = []
     for path in program.preload_files:
         try:
-            content = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            warnings.append(f"preload file not readable, skipped: {path} ({exc.strerror or exc})")
+            content = read_prompt_file(path, key="preload.files", where=None)
+        except ProgramConfigError as exc:
+            warnings.append(f"preload file not readable, skipped: {path} ({exc.detail})")
             continue
-        shown = _display_path(path, program.base_dir)
-        blocks.append(f'<file path="{shown}">\n{content.rstrip()}\n</file>')
+        shown = escape_markup(_display_path(path, program.base_dir)).replace('"', "&quot;")
+        blocks.append(f'<file path="{shown}">\n{escape_markup(content.rstrip())}\n</file>')
     return "<preload>\n" + "\n".join(blocks) + "\n</preload>" if blocks else ""
 
 
@@ -103,7 +120,7 @@ def linked_section(program: LLMProgram) -> str:
         return ""
     lines = [f"You can delegate work with the {visible_tool_name(program, 'spawn')} tool to these programs:"]
     for name, link in program.linked_programs.items():
-        lines.append(f"- {name}: {link.description}" if link.description else f"- {name}")
+        lines.append(f"- {name}: {escape_markup(link.description)}" if link.description else f"- {name}")
     return "<linked_programs>\n" + "\n".join(lines) + "\n</linked_programs>"
 
 

@@ -165,6 +165,12 @@ class LimitsSection(Strict):
     max_cost_usd: PositiveFloat | None = None
     max_depth: NonNegativeInt = 3
     max_children: NonNegativeInt = 10
+    max_processes_per_tree: PositiveInt = Field(
+        default=100, description="Processes one tree may hold, the top-level process included (spawn and fork "
+        "beyond it are refused).")
+    max_model_calls_per_run: PositiveInt = Field(
+        default=500, description="Model calls the whole tree may make in one top-level run; the run stops "
+        "with BudgetExceeded when they are used up.")
     timeout_s: PositiveFloat | None = None
 
 

@@ -3,12 +3,15 @@
 The tools in `llmproc.tools.builtin.syscalls` reach these functions through the process's tool
 context. A failure the model should hear about is raised as `ToolError` and becomes an error
 result. Limits are checked before any child exists, so a program that spawns itself stops at
-`max_depth` instead of running away.
+`max_depth` instead of running away. Two limits hold for a whole tree: `max_processes_per_tree`
+(checked before a child is made) and `max_model_calls_per_run` (every process's model calls in one
+run of the top-level process, counted from TurnStart events and checked after each tool turn).
 """
 
 from __future__ import annotations
 
 import contextvars
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,7 @@ import anyio
 from llmproc.errors import BudgetExceeded, ChildLimitReached, LLMProcError, ToolError
 from llmproc.fd.render import preloaded_notice
 from llmproc.messages import Message, ToolCall, ToolResult
+from llmproc.process.events import TurnStart
 from llmproc.process.history import History
 from llmproc.tools.base import SimpleToolContext
 
@@ -59,8 +63,9 @@ def lineage(process: LLMProcess) -> list[LLMProcess]:
 
 
 def check_new_children(parent: LLMProcess, count: int) -> None:
-    """Refuse children beyond the depth, children or cost limits of any process up the tree."""
-    depth_limit = min(p.program.config.limits.max_depth for p in lineage(parent))
+    """Refuse children beyond the depth, children, tree size or cost limits of any process up the tree."""
+    chain = lineage(parent)
+    depth_limit = min(p.program.config.limits.max_depth for p in chain)
     if parent.depth + 1 > depth_limit:
         raise ChildLimitReached("max_depth", depth_limit,
                                 f"max_depth={depth_limit} reached: this process is at depth {parent.depth} and "
@@ -70,16 +75,77 @@ def check_new_children(parent: LLMProcess, count: int) -> None:
         raise ChildLimitReached("max_children", limit,
                                 f"max_children={limit} reached: this process has {len(parent.children)} "
                                 f"children and asked for {count} more")
+    tree_limit = min(p.program.config.limits.max_processes_per_tree for p in chain)
+    size = tree_size(chain[-1])
+    if size + count > tree_limit:
+        raise ChildLimitReached("max_processes_per_tree", tree_limit,
+                                f"max_processes_per_tree={tree_limit} reached: the process tree has {size} "
+                                f"processes and {count} more were asked for; do the work yourself")
     check_cost(parent)
 
 
 def check_cost(process: LLMProcess) -> None:
-    """Raise BudgetExceeded when the cost of any subtree up the lineage reached its limit."""
-    for node in lineage(process):
+    """Raise BudgetExceeded when the cost of any subtree up the lineage reached its limit, or the
+    tree used up its model calls for this run. The turn loop calls this after each tool turn."""
+    chain = lineage(process)
+    for node in chain:
         limit = node.program.config.limits.max_cost_usd
         if limit is not None and node.cost_usd is not None and node.cost_usd >= limit:
             raise BudgetExceeded("max_cost_usd", limit,
                                  f"max_cost_usd={limit} of process {node.pid} reached (spent ${node.cost_usd:.4f})")
+    calls_limit = min(p.program.config.limits.max_model_calls_per_run for p in chain)
+    calls = _calls_of(chain[-1]).model_calls
+    if calls >= calls_limit:
+        raise BudgetExceeded("max_model_calls_per_run", calls_limit,
+                             f"max_model_calls_per_run={calls_limit} reached: the process tree made {calls} "
+                             "model calls in this run (raise it in [limits])")
+
+
+def tree_size(root: LLMProcess) -> int:
+    """Processes in the tree of `root`, `root` and finished children included."""
+    size, stack = 0, [root]
+    while stack:
+        node = stack.pop()
+        size += 1
+        stack.extend(node.children)
+    return size
+
+
+@dataclass
+class _Calls:
+    model_calls: int = 0
+
+    def on_root_event(self, event: object) -> None:
+        if isinstance(event, TurnStart):  # turn 1: a new top-level run starts the count again
+            self.model_calls = 1 if event.turn == 1 else self.model_calls + 1
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, TurnStart):
+            self.model_calls += 1
+
+
+_tree_calls: weakref.WeakKeyDictionary[LLMProcess, _Calls] = weakref.WeakKeyDictionary()
+
+
+def _calls_of(root: LLMProcess) -> _Calls:
+    """The model-call count of `root`'s tree. Counting starts on first use: the root's calls of
+    this run so far are read from its history (assistant messages since the last user text)."""
+    calls = _tree_calls.get(root)
+    if calls is None:
+        made = 0
+        for message in reversed(root.history):
+            if message.role == "assistant":
+                made += 1
+            elif message.text and not message.tool_results:
+                break
+        calls = _tree_calls[root] = _Calls(made)
+        root.subscribe(calls.on_root_event)
+    return calls
+
+
+def count_model_calls(child: LLMProcess) -> None:
+    """Count `child`'s model calls in its tree's total (spawn and fork call this for each child)."""
+    child.subscribe(_calls_of(lineage(child)[-1]).on_event)
 
 
 def _link(process: LLMProcess, program_name: str):  # -> LinkedProgram
@@ -96,6 +162,7 @@ async def spawn(parent: LLMProcess, program_name: str, prompt: str, fds: Sequenc
     check_new_children(parent, 1)
     handed = _fds_to_hand(parent, fds)  # before the child exists: a bad id starts nothing
     child = await parent.new_child(link.program)
+    count_model_calls(child)
     try:
         if handed:
             table = child.fd_table
@@ -137,6 +204,7 @@ def fork_copy(parent: LLMProcess) -> LLMProcess:
     """A copy of `parent` as its child: same program, tools and provider; shared history prefix;
     its own fd table. Cheap: nothing is copied in proportion to the history."""
     child = parent.clone_as_child()
+    count_model_calls(child)
     child.history = parent.history.fork()
     if parent.fd_table is not None:
         child.fd_table = parent.fd_table.copy()

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from llmproc import LLMProgram
-from llmproc.errors import MCPServerError
+from llmproc.errors import MCPServerError, ProgramConfigError
 from llmproc.process.events import ToolEnd, ToolProgress
 from llmproc.testing import FakeLLMServer, Reply, ToolUse
 
@@ -163,14 +163,14 @@ async def test_an_allow_list_naming_a_tool_the_server_lacks_is_an_error(tmp_path
 
 
 async def test_an_alias_that_collides_with_a_builtin_tool_is_an_error(tmp_path: Path) -> None:
-    program = LLMProgram.from_dict({
-        "model": {"name": "m", "provider": "scripted"},
-        "tools": {"enabled": ["calculator"],
-                  "mcp": {"our": [{"name": "add", "alias": "calculator"}]}},
-        "mcp": {"servers": {"our": {"command": sys.executable, "args": [str(OUR_SERVER)]}}},
-    }, base_dir=tmp_path)
-    with anyio.fail_after(30), pytest.raises(ValueError, match="'calculator' is defined twice"):
-        await program.start()
+    # Refused when the program loads (ProgramConfigError naming the key), before any server starts.
+    with pytest.raises(ProgramConfigError, match=r"tools\.mcp\.our\[0\]: tool name 'calculator' is already used"):
+        LLMProgram.from_dict({
+            "model": {"name": "m", "provider": "scripted"},
+            "tools": {"enabled": ["calculator"],
+                      "mcp": {"our": [{"name": "add", "alias": "calculator"}]}},
+            "mcp": {"servers": {"our": {"command": sys.executable, "args": [str(OUR_SERVER)]}}},
+        }, base_dir=tmp_path)
 
 
 async def test_the_scripted_provider_calls_mcp_tools_and_results_keep_their_images(tmp_path: Path) -> None:
