@@ -6,7 +6,7 @@
     │   └── MissingCredentialsError   no API key: names the environment variable to set
     ├── ProviderNotInstalled the SDK of a provider is missing: names the extra to install
     ├── ToolError            a tool could not run (the turn loop turns it into an error result)
-    │   └── ChildLimitReached     a spawn/fork was refused by max_depth or max_children (`limit` says which)
+    │   └── ChildLimitReached     a spawn/fork was refused by a [limits] cap on children (`limit` says which)
     ├── DuplicateToolError   two tools would be shown under one name; also a ValueError
     ├── MCPServerError       an MCP server did not start: names the server, its command, its stderr tail
     ├── FDError              a file descriptor operation failed
@@ -105,7 +105,7 @@ class ToolError(LLMProcError):
 
 
 class ChildLimitReached(ToolError):
-    """A process may not start more children: `limit` is "max_depth" or "max_children" and
+    """A process may not start more children: `limit` is "max_depth", "max_children" or "max_processes_per_tree" and
     `value` its setting. A ToolError, so the model hears about it when spawn/fork is its tool
     call; the Python API (`process.fork()`) turns it into BudgetExceeded with the same `limit`."""
 
