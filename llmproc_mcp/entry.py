@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from llmproc.process.events import Event, ModelRetry, ToolProgress, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.events import Event, ModelRetry, RateLimited, ToolProgress, ToolStart, TurnEnd, TurnStart, UsageUpdate
 from llmproc.process.loop import keeps_partial_output
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class Entry:
     answer_fd: str | None = None
     activity: str = "queued"
     owner: str = ""  # the server that runs it or holds it live (sharing.py); "": a row from before
+    client: str = ""  # who started it, the only one who sees it (clients.py); "": the local user
     resumable: bool = False  # its run is journaled: another server continues it (durable.py)
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
@@ -85,7 +86,7 @@ class Entry:
     handing_over: bool = field(default=False, repr=False)  # stopped so another server continues it
 
     _FIELDS = ("pid", "program", "path", "parent", "status", "prompt", "answer", "error", "turns", "runs",
-               "usage", "cost_usd", "answer_fd", "activity", "owner", "resumable", "created", "updated")
+               "usage", "cost_usd", "answer_fd", "activity", "owner", "client", "resumable", "created", "updated")
 
     def record(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self._FIELDS}
@@ -121,6 +122,8 @@ class Entry:
             status = f" ({event.status})" if event.status else ""
             self.set_activity(f"turn {event.turn}: model call failed{status}, retry {event.attempt}/"
                               f"{event.max_retries} in {event.delay_s:.1f} s")
+        elif isinstance(event, RateLimited):
+            self.set_activity(f"turn {event.turn}: waiting for the rate limit: {event.wait_s:.0f} s")
         elif isinstance(event, ToolStart):
             self.set_activity(f"turn {self.turns}: {describe_call(event.call.name, event.call.arguments)}")
         elif isinstance(event, ToolProgress):

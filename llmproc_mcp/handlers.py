@@ -22,6 +22,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from llmproc_mcp.schemas import ProcessesResult
+from llmproc_mcp.tracing import call_span, pids
 
 # The engine is imported by startup.py in a worker thread, not by the handshake: these modules are
 # loaded by the time a call gets its table, so the imports in the functions below cost nothing.
@@ -47,7 +48,11 @@ class Task(BaseModel):
 
 
 async def _table(ctx: Context) -> ProcessTable:
-    """The process table, once the server has built it (startup.py)."""
+    """The process table, once the server has built it (startup.py). Also notes who is calling:
+    the table shows each client only its own processes (clients.py)."""
+    from llmproc_mcp.clients import caller, current
+
+    current.set(caller(getattr(ctx.request_context, "request", None)))
     # The SDK types the lifespan context as a dict; ours is the server's Startup (server.py).
     return await cast("Startup", ctx.request_context.lifespan_context).table()
 
@@ -145,10 +150,12 @@ async def run_program(
     prompt: Annotated[str, Field(description="The task for the process.")],
     ctx: Context,
 ) -> Processes:
-    table = await _table(ctx)
-    check_room(table, 1)
-    entry = await table.start(program, prompt)
-    return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
+    with call_span(ctx, "run_program", **{"llmproc.program": program}) as note:
+        table = await _table(ctx)
+        check_room(table, 1)
+        entry = await table.start(program, prompt)
+        note(**{"llmproc.pids": [entry.pid]})
+        return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 
 
 async def spawn(
@@ -158,15 +165,17 @@ async def spawn(
 ) -> Processes:
     from llmproc_mcp.render import processes_result
 
-    table = await _table(ctx)
-    for task in tasks:  # every program is checked before any process starts
-        table.registry.resolve(task.program)
-    check_room(table, len(tasks))
-    entries = await table.start_many([(task.program, task.prompt) for task in tasks])
-    pids = ", ".join(str(e.pid) for e in entries)
-    await table.flush()
-    return processes_result(table, entries, intro=f"Started {len(entries)} process(es): pids {pids}. "
-                                                  f"Collect the answers with wait(pids=[{pids}]).")
+    with call_span(ctx, "spawn", **{"llmproc.programs": [task.program for task in tasks]}) as note:
+        table = await _table(ctx)
+        for task in tasks:  # every program is checked before any process starts
+            table.registry.resolve(task.program)
+        check_room(table, len(tasks))
+        entries = await table.start_many([(task.program, task.prompt) for task in tasks])
+        note(**{"llmproc.pids": pids(entries)})
+        listed = ", ".join(str(e.pid) for e in entries)
+        await table.flush()
+        return processes_result(table, entries, intro=f"Started {len(entries)} process(es): pids {listed}. "
+                                                      f"Collect the answers with wait(pids=[{listed}]).")
 
 
 async def fork(
@@ -174,11 +183,13 @@ async def fork(
     prompts: Annotated[list[str], Field(min_length=1, description="One prompt per copy.")],
     ctx: Context,
 ) -> Processes:
-    table = await _table(ctx)
-    check_room(table, len(prompts))
-    copies = await table.fork(pid, prompts)
-    return await _await(table, ctx, copies, table.settings.wait_s, owned=True,
-                        intro=f"Forked process {pid} into {len(copies)} copies.")
+    with call_span(ctx, "fork", **{"llmproc.pid": pid}) as note:
+        table = await _table(ctx)
+        check_room(table, len(prompts))
+        copies = await table.fork(pid, prompts)
+        note(**{"llmproc.pids": pids(copies)})
+        return await _await(table, ctx, copies, table.settings.wait_s, owned=True,
+                            intro=f"Forked process {pid} into {len(copies)} copies.")
 
 
 async def read_fd(
@@ -195,7 +206,10 @@ async def read_fd(
     from llmproc_mcp.render import fd_text_result
 
     whole = await _table(ctx)
-    await whole.fd(fd)  # another server's answer is read from the store
+    found = await whole.fd(fd)  # another server's answer is read from the store
+    if found is not None and not await whole.may_read(found):  # another client's: as if there were none
+        raise ToolError(f"unknown file descriptor {fd!r}: fds hold the long answers of your processes "
+                        "(their results and ps name them)")
     try:
         text = read_text(whole.fds, fd, page=page, start_line=start_line, end_line=end_line,
                          start_char=start_char, end_char=end_char)
@@ -209,10 +223,11 @@ async def send(
     prompt: Annotated[str, Field(description="The next message to it.")],
     ctx: Context,
 ) -> Processes:
-    table = await _table(ctx)
-    check_room(table, 1)
-    entry = await table.send(pid, prompt)
-    return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
+    with call_span(ctx, "send", **{"llmproc.pid": pid}):
+        table = await _table(ctx)
+        check_room(table, 1)
+        entry = await table.send(pid, prompt)
+        return await _await(table, ctx, [entry], table.settings.wait_s, owned=True)
 
 
 async def wait(

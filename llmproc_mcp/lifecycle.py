@@ -118,7 +118,7 @@ def uvicorn_server(app: Any, settings: ServerSettings, *, stoppable: bool) -> An
                             log_level=settings.log_level.lower(), lifespan="on", log_config=None,
                             timeout_graceful_shutdown=cast(int, HTTP_GRACE_S))  # typed int; seconds
     log.info("llmproc-mcp on http://%s:%s/mcp%s", settings.host, settings.port,
-             " (bearer token required)" if settings.token else "")
+             " (bearer token required)" if settings.requires_token else "")
     if not stoppable:
         return uvicorn.Server(config)
 
@@ -149,6 +149,9 @@ def uvicorn_server(app: Any, settings: ServerSettings, *, stoppable: bool) -> An
 
 
 def exit_now(code: int) -> NoReturn:
+    otel = sys.modules.get("llmproc.process.otel")
+    if otel is not None:  # os._exit skips atexit, where the SDK would send the last spans
+        otel.shutdown()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with suppress(Exception):

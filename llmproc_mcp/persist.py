@@ -11,6 +11,7 @@ losing a row must not fail a run.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,6 +41,7 @@ class Persistence(Protocol):
     async def arecords(self, kind: str) -> dict[str, dict[str, Any]]: ...
     async def arecord(self, kind: str, key: str) -> dict[str, Any] | None: ...
     async def adelete(self, kind: str, key: str) -> None: ...
+    def quarantine(self, kind: str, data: dict[str, Any], reason: str) -> None: ...  # a row that does not read
     async def allocate(self, counter: str, count: int, at_least: int) -> int: ...
     def allocate_now(self, counter: str, count: int) -> int: ...  # blocking: a last resort
     def save_process(self, pid: int, process: LLMProcess, run: int | None = None) -> None: ...
@@ -84,6 +86,9 @@ class MemoryPersistence:
     async def adelete(self, kind: str, key: str) -> None:
         pass
 
+    def quarantine(self, kind: str, data: dict[str, Any], reason: str) -> None:
+        log.warning("skipping an unreadable %s row (%s): %r", kind, reason, data)
+
     async def allocate(self, counter: str, count: int, at_least: int) -> int:
         return self.allocate_now(counter, count, at_least)
 
@@ -123,6 +128,7 @@ class StorePersistence:
 
         self.store = open_store(where)  # a new SQLite directory is made private to the user
         self.writer = StoreWriter(self.store)
+        self._quarantines: list[threading.Thread] = []
 
     def put(self, kind: str, key: str, data: dict[str, Any] | None) -> None:
         self.writer.put(kind, key, data)
@@ -158,6 +164,25 @@ class StorePersistence:
     async def adelete(self, kind: str, key: str) -> None:
         await self.flush()  # a queued write of the same key must not bring it back
         await anyio.to_thread.run_sync(self.store.delete_record, kind, key)
+
+    def quarantine(self, kind: str, data: dict[str, Any], reason: str) -> None:
+        """Move a row its reader cannot use (JSON of the wrong shape) to damaged:<kind>, keeping it
+        (llmproc.store.damage; the store names it in a warning). Rows come without their keys and
+        this is called on the event loop: a thread finds the key and moves the row."""
+        from llmproc.store.damage import quarantine_value
+
+        def move() -> None:
+            try:
+                for key, value in self.store.list_records(kind).items():
+                    if value == data:
+                        quarantine_value(self.store, kind, key, value, reason)
+                        return
+            except Exception:
+                log.exception("could not quarantine an unreadable %s row: %r", kind, data)
+
+        thread = threading.Thread(target=move, name="llmproc-mcp-quarantine", daemon=True)
+        self._quarantines.append(thread)
+        thread.start()
 
     async def allocate(self, counter: str, count: int, at_least: int) -> int:
         """Fresh ids, unique across every server of the store (committed at once, not batched)."""
@@ -208,6 +233,8 @@ class StorePersistence:
                                             allow_changed_program=True, rerun_read_only=True)
 
     def close(self) -> None:
+        for thread in self._quarantines:  # before the store closes under them
+            thread.join(timeout=10)
         self.writer.close()  # writes what is queued, then closes the store
 
 

@@ -45,8 +45,10 @@ WARM_PROGRAMS = 30  # programs loaded ahead of use; a bigger folder loads the re
 
 
 class ProgramRegistry:
-    def __init__(self, roots: Iterable[Path]):
+    def __init__(self, roots: Iterable[Path], *, requests_per_minute: int | None = None,
+                 input_tokens_per_minute: int | None = None):
         self.roots = tuple(Path(r).resolve() for r in roots)
+        self.rate_limits = (requests_per_minute, input_tokens_per_minute)  # --requests-per-minute, ...
         self._cache: dict[Path, tuple[int, LLMProgram]] = {}
         self._listings: dict[Path, tuple[int, float, list[Path]]] = {}  # mtime, listed at, files
         # (id(program), slot) -> (program, our lease on the slot's client); the program is held so
@@ -154,6 +156,10 @@ class ProgramRegistry:
         from llmproc.providers.retry import RetryingProvider, RetryPolicy
 
         settings = settings_for(program)
+        if any(self.rate_limits):  # a ceiling for every account on this loop, children's too
+            from llmproc.providers.ratelimit import StaticLimits, set_loop_ceiling
+
+            set_loop_ceiling(StaticLimits(*self.rate_limits))
         if settings.provider == "scripted":
             return create_provider(settings)
         slot = next(self._turns) % CLIENTS_PER_PROGRAM

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llmproc.cli import tree
 from llmproc.fd import render as fd_render
 from mcp.types import CallToolResult, TextContent
 
@@ -111,20 +112,23 @@ def _result(text: str, data: dict[str, Any]) -> CallToolResult:
 
 
 def ps_result(table: ProcessTable) -> CallToolResult:
-    entries = sorted(table.entries.values(), key=lambda e: e.pid)
-    shown = entries[-PS_ROWS:]
-    rows = [(f"{'pid':>5} {'parent':>6}  {'program':<20} {'status':<11} {'turns':>5} {'tokens':>9} "
-             f"{'cost':>10}  activity")]
-    for e in shown:
-        parent = str(e.parent) if e.parent is not None else "-"
-        rows.append(f"{e.pid:>5} {parent:>6}  {clip(e.program, 20):<20} {e.status.value:<11} {e.turns:>5} "
-                    f"{e.total_tokens:>9,} {money(e.cost_usd):>10}  {clip(e.activity, 80)}")
+    """The table as a tree (llmproc.cli.tree, shared with `llmproc ps --tree` and `llmproc top`):
+    fork copies under the process they were copied from, totals rolled up per subtree."""
+    entries = table.visible()  # the caller's own, unless an admin calls
+    shown = {e.pid: e for e in entries[-PS_ROWS:]}
+    order = tree.build(_tree_row(e) for e in shown.values())
     more = f"; the {len(shown)} most recent are listed" if len(shown) < len(entries) else ""
     intro = f"{len(entries)} processes{more}" if entries else "no processes yet"
-    text = intro + ("\n" + "\n".join(rows) if entries else "")
+    text = intro + ("\n" + "\n".join(tree.line(node) for node in order) if entries else "")
     running = sum(1 for e in entries if e.status.active)
-    return _result(text + f"\n{running} running or queued.",
-                   {"processes": [_structured(e, 0, e.answer_fd) for e in shown], "total": len(entries)})
+    items = [{**_structured(shown[n.row.pid], 0, shown[n.row.pid].answer_fd), **tree.subtree_dict(n)} for n in order]
+    return _result(text + f"\n{running} running or queued.", {"processes": items, "total": len(entries)})
+
+
+def _tree_row(entry: Entry) -> tree.Row:
+    return tree.Row(pid=entry.pid, parent=entry.parent, program=entry.program, status=entry.status.value,
+                    turns=entry.turns, tokens=entry.total_tokens, cost_usd=entry.cost_usd,
+                    activity=entry.activity, created=entry.created, updated=entry.updated)
 
 
 def fd_text_result(text: str) -> CallToolResult:

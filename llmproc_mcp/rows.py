@@ -22,6 +22,7 @@ from llmproc.fd import FDTable
 from llmproc.fd.manager import FileDescriptor, normalize_id
 from mcp.server.mcpserver.exceptions import ToolError
 
+from llmproc_mcp import clients
 from llmproc_mcp.entry import Entry, Status
 from llmproc_mcp.persist import Persistence
 from llmproc_mcp.settings import ServerSettings
@@ -43,7 +44,13 @@ class Rows:
         self._group: TaskGroup | None = None  # the table's tasks (fd ids are refilled there)
 
     def _load(self, fds: list[dict[str, Any]], rows: list[dict[str, Any]], *, live: set[str]) -> None:
-        for data in sorted(fds, key=lambda d: _fd_number(d["id"])):
+        readable = []
+        for data in fds:  # one bad row must not stop the server: it is kept aside
+            if isinstance(data.get("id"), str) and isinstance(data.get("content"), str):
+                readable.append(data)
+            else:
+                self.persistence.quarantine("fd", data, "not an answer fd (a string id and content expected)")
+        for data in sorted(readable, key=lambda d: _fd_number(d["id"])):
             self.fds.create(data["content"], source=data.get("source", ""), fd_id=data["id"])
             self._next_fd = max(self._next_fd, _fd_number(data["id"]) + 1)
         for data in rows:
@@ -56,8 +63,8 @@ class Rows:
         an active run whose owner is gone marked interrupted (this server takes the row over)."""
         try:
             entry = Entry.from_record(data)
-        except (KeyError, TypeError, ValueError):
-            log.warning("skipping an unreadable process row: %r", data)
+        except (KeyError, TypeError, ValueError) as exc:  # the other rows are served; this one is kept aside
+            self.persistence.quarantine("process", data, f"not a process row ({type(exc).__name__}: {exc})")
             return None
         known = self.entries.get(entry.pid)
         if known is not None and self.owns(known):
@@ -156,11 +163,27 @@ class Rows:
         await self.persistence.flush()  # the old owner must see the change before it acts
 
     def get(self, pid: int) -> Entry:
+        """The process `pid`, if the calling client may see it; another client's process is
+        refused exactly like one that does not exist."""
         entry = self.entries.get(int(pid))
-        if entry is None:
-            known = ", ".join(str(p) for p in sorted(self.entries)[-20:]) or "none yet"
+        client = clients.current.get()
+        if entry is None or not client.sees(entry.client):
+            mine = [p for p in sorted(self.entries) if client.sees(self.entries[p].client)]
+            known = ", ".join(str(p) for p in mine[-20:]) or "none yet"
             raise ToolError(f"no process {pid}; known pids: {known} (see ps)")
         return entry
+
+    def visible(self) -> list[Entry]:
+        """The processes the calling client may see, by pid."""
+        client = clients.current.get()
+        return [e for _pid, e in sorted(self.entries.items()) if client.sees(e.client)]
+
+    async def may_read(self, fd: FileDescriptor) -> bool:
+        """True when `fd` holds the answer of a process the calling client may see."""
+        if any(e.answer_fd == fd.id for e in self.visible()):
+            return True
+        await self.refresh()  # the process may be another server's, not read yet
+        return any(e.answer_fd == fd.id for e in self.visible())
 
     def descendants(self, entry: Entry) -> list[Entry]:
         found, frontier = [], [entry.pid]

@@ -30,6 +30,14 @@ class ProcessInfo(BaseModel):
     answer_chars: int = Field(description="Length of the last run's answer.")
     shown_chars: int = Field(description="How much of it `text` shows.")
     fd: str | None = Field(description="The fd holding the whole answer when it was too long to show.")
+    # ps only: the process's place in the tree (fork copies under what they were copied from)
+    depth: int | None = Field(default=None, description="ps: how many forks below a root process it is.")
+    below: int | None = Field(default=None, description="ps: processes under it in the tree.")
+    active_below: int | None = Field(default=None, description="ps: of those, how many run or wait.")
+    subtree_turns: int | None = Field(default=None, description="ps: turns of it and everything below.")
+    subtree_tokens: int | None = Field(default=None, description="ps: tokens of it and everything below.")
+    subtree_cost_usd: float | None = Field(default=None, description="ps: cost of it and everything below; "
+                                                                      "null when a price is unknown.")
 
 
 class ProcessesResult(BaseModel):

@@ -13,8 +13,6 @@ Nothing is printed to stdout: in stdio mode it is the protocol channel. Logs go 
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -29,6 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Tool, ToolAnnotations
 
 from llmproc_mcp import handlers
+from llmproc_mcp.clients import BearerAuth
 from llmproc_mcp.lifecycle import exit_now, serve_stdio, uvicorn_server, until_signal
 from llmproc_mcp.programs import ProgramRegistry
 from llmproc_mcp.settings import ServerSettings, SettingsError, check_program_dirs, is_loopback, parse_args
@@ -108,7 +107,8 @@ class LLMProcServer(MCPServer):
 
 
 def build_server(settings: ServerSettings) -> MCPServer:
-    registry = ProgramRegistry(settings.program_dirs)
+    registry = ProgramRegistry(settings.program_dirs, requests_per_minute=settings.requests_per_minute,
+                               input_tokens_per_minute=settings.input_tokens_per_minute)
 
     @asynccontextmanager
     async def lifespan(app: MCPServer) -> AsyncIterator[Startup]:
@@ -159,38 +159,12 @@ def transport_security(settings: ServerSettings) -> TransportSecuritySettings:
                                      allowed_origins=origins)
 
 
-class BearerAuth:
-    """ASGI middleware: every request but /health must carry `Authorization: Bearer <token>`."""
-
-    def __init__(self, app: Any, token: str, exempt: Sequence[str] = ("/health",)):
-        self.app = app
-        self.expected = token.encode()
-        self.exempt = tuple(exempt)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("path") in self.exempt:
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope.get("headers") or ()).get(b"authorization", b"")
-        scheme, _, credentials = given.strip().partition(b" ")
-        # RFC 9110: the scheme is case-insensitive (`bearer`, `BEARER`); the token is compared exactly.
-        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.expected):
-            await self.app(scope, receive, send)
-            return
-        body = json.dumps({"error": "invalid_token",
-                           "error_description": "send the server's token as `Authorization: Bearer <token>`"})
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"www-authenticate", b'Bearer error="invalid_token"')]})
-        await send({"type": "http.response.body", "body": body.encode()})
-
-
 def http_app(server: MCPServer, settings: ServerSettings) -> Any:
     # A worker or an instance behind a load balancer may get any request of a host: no sessions.
     stateless = settings.stateless or settings.worker_fd is not None
     app = server.streamable_http_app(host=settings.host, transport_security=transport_security(settings),
                                      stateless_http=stateless)
-    return BearerAuth(app, settings.token) if settings.token else app
+    return BearerAuth(app, settings.credentials()) if settings.requires_token else app
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -239,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.workers > 1 and settings.worker_fd is None:
         return supervise(list(sys.argv[1:] if argv is None else argv), settings.host, settings.port,
                          settings.workers)
+    from llmproc_mcp.tracing import start as start_tracing
+
+    start_tracing()  # when OTEL_* asks for traces; flushed by exit_now
     try:
         # uvloop when installed, decided where the CLIs decide it (llmproc.cli.session)
         anyio.run(serve, settings, backend_options={"use_uvloop": loop_factory() is not None})
@@ -247,4 +224,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit_now(EXIT_OK)
 
 
-__all__ = ["BearerAuth", "build_server", "http_app", "main", "serve", "transport_security"]
+__all__ = ["build_server", "http_app", "main", "serve", "transport_security"]

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import click
 
+from llmproc_mcp.clients import HTTP_LOCAL, ClientsError, Credential, read_clients_file
+
 ENV_PREFIX = "LLMPROC_MCP_"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MAX_PROGRESS_INTERVAL_S = 5.0  # hosts give up on silent calls: never go longer without news
@@ -34,6 +36,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = field(default=None, repr=False)
+    clients: tuple[Credential, ...] = field(default=(), repr=False)  # --clients FILE (clients.py)
     allowed_hosts: tuple[str, ...] = ()  # extra Host header values (a reverse proxy's name)
     wait_s: float = 90.0  # a call returns its pid as `running` after this; `wait` collects later
     progress_interval_s: float = 4.0
@@ -42,8 +45,14 @@ class ServerSettings:
     page_chars: int = 10_000  # read_fd page size for answer fds
     max_processes: int = 32  # runs at once; more wait (status `queued`)
     max_queued: int = 1000  # runs waiting for a slot; run_program/spawn/fork/send past it are refused
+    # Static rate limits for every provider account the programs use (the smaller of the server's
+    # and a program's [limits] wins), for servers that announce none in their headers.
+    requests_per_minute: int | None = None
+    input_tokens_per_minute: int | None = None
     state_dir: Path | None = None  # None: nothing persists (library use, tests)
     store: str | None = None  # a store file or URL (PostgreSQL) shared with other servers; wins over state_dir
+    new_store_if_damaged: bool = False  # a damaged SQLite file is moved aside (else: one error line, exit 2)
+    is_command: bool = False  # run by `llmproc-mcp` (parse_args), not embedded: may end the process itself
     idle_s: float = 600.0  # a finished process idle this long is closed (state kept); 0: never
     cwd: Path | None = None  # processes' working directory (their file tools' root); None: the server's
     workers: int = 1  # HTTP: server processes on one port (workers.py)
@@ -62,6 +71,11 @@ class ServerSettings:
         if self.max_queued < 0:
             raise SettingsError(f"max_queued must be 0 (never queue) or positive, not {self.max_queued} "
                                 f"(flag --max-queued, env {ENV_PREFIX}MAX_QUEUED)")
+        for name in ("requests_per_minute", "input_tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise SettingsError(f"{name} must be positive, not {value} "
+                                    f"(flag --{name.replace('_', '-')}, env {ENV_PREFIX}{name.upper()})")
         if self.idle_s < 0:
             raise SettingsError(f"idle_s must be 0 (never close idle processes) or positive, not {self.idle_s} "
                                 f"(flag --idle, env {ENV_PREFIX}IDLE_S)")
@@ -76,14 +90,20 @@ class ServerSettings:
             raise SettingsError("--workers serves HTTP: add --http (a stdio server has one host)")
         if self.workers > 1 and self.state_dir is None and self.store is None:
             raise SettingsError("--workers needs a store the workers share: drop --no-state")
-        if self.transport == "http" and not is_loopback(self.host) and not self.token:
+        if self.transport == "http" and not is_loopback(self.host) and not self.requires_token:
             raise SettingsError(
                 f"--host {self.host} is reachable from other machines: set a bearer token with --token "
-                f"or {ENV_PREFIX}TOKEN (clients send `Authorization: Bearer <token>`)")
+                f"or {ENV_PREFIX}TOKEN, or one per client with --clients FILE (clients send "
+                "`Authorization: Bearer <token>`)")
 
     @property
     def requires_token(self) -> bool:
-        return bool(self.token)
+        return bool(self.token or self.clients)
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """Every token HTTP accepts, with the client it stands for."""
+        own = (Credential(self.token.encode(), HTTP_LOCAL),) if self.token else ()
+        return own + self.clients
 
 
 def is_loopback(host: str) -> bool:
@@ -122,7 +142,12 @@ def _env(name: str) -> str:
               help="HTTP address; anything but loopback requires --token.")
 @click.option("--port", default=8765, show_default=True, type=int, envvar=_env("PORT"), help="HTTP port.")
 @click.option("--token", default=None, envvar=_env("TOKEN"),
-              help="Bearer token HTTP clients must send (always checked when set).")
+              help="Bearer token HTTP clients must send (always checked when set); its processes are the "
+              "local user's.")
+@click.option("--clients", "clients_file", default=None, envvar=_env("CLIENTS"),
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file of HTTP clients, one token each ([clients.NAME] token = ..., admin = true|false): "
+              "each client sees only its own processes; admins see all.")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, envvar=_env("ALLOWED_HOSTS"),
               help="Extra Host header accepted by the DNS-rebinding check: the name clients use, e.g. mcp.example.com (with :PORT only when their URL has one).")
 @click.option("--wait", "wait_s", default=90.0, show_default=True, type=float, envvar=_env("WAIT_S"),
@@ -139,6 +164,11 @@ def _env(name: str) -> str:
               help="Processes running at once; more are queued.")
 @click.option("--max-queued", default=1000, show_default=True, type=int, envvar=_env("MAX_QUEUED"),
               help="Runs waiting for a free slot; run_program, spawn, fork and send past it are refused.")
+@click.option("--requests-per-minute", default=None, type=int, envvar=_env("REQUESTS_PER_MINUTE"),
+              help="Model requests per minute per provider account, for every program (the smaller of this "
+              "and a program's [limits] wins) [default: learned from the provider's headers].")
+@click.option("--input-tokens-per-minute", default=None, type=int, envvar=_env("INPUT_TOKENS_PER_MINUTE"),
+              help="Input tokens per minute per provider account, for every program (as --requests-per-minute).")
 @click.option("--state-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               envvar=_env("STATE_DIR"), help="Where the process table is stored "
               "[default: $LLMPROC_STATE_DIR/mcp or $XDG_STATE_HOME/llmproc/mcp].")
@@ -151,6 +181,9 @@ def _env(name: str) -> str:
 @click.option("--store", default=None, envvar="LLMPROC_STORE",
               help="The process table's store: a SQLite file or a postgresql:// URL, which several servers "
               "(and machines) may share [default: --state-dir's].")
+@click.option("--new-store-if-damaged", is_flag=True, envvar=_env("NEW_STORE_IF_DAMAGED"),
+              help="When the store's SQLite file is damaged, move it aside (FILE.damaged-<UTC time>) and start "
+              "a new one; without it the server exits 2 saying so.")
 @click.option("--workers", default=1, show_default=True, type=int, envvar=_env("WORKERS"),
               help="HTTP: serve the port from this many processes sharing the store (one per core).")
 @click.option("--stateless", is_flag=True, envvar=_env("STATELESS"),
@@ -162,8 +195,12 @@ def _env(name: str) -> str:
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="What the server logs to stderr.")
 def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_dir: Path | None, store: str | None,
-             allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None,
+             allowed_hosts: tuple[str, ...], log_level: str, cwd: Path | None, clients_file: Path | None,
              **rest: Any) -> ServerSettings:  # the other options, as click typed them
+    try:
+        clients = read_clients_file(clients_file.expanduser()) if clients_file else ()
+    except ClientsError as exc:
+        raise SettingsError(str(exc)) from None
     hosts = tuple(h.strip() for item in allowed_hosts for h in item.split(",") if h.strip())
     return ServerSettings(
         program_dirs=tuple(p.expanduser().resolve() for p in program_dirs),
@@ -173,6 +210,8 @@ def _command(program_dirs: tuple[Path, ...], http: bool, no_state: bool, state_d
         store=None if no_state else store,
         log_level=log_level.upper(),
         cwd=cwd.resolve() if cwd else None,
+        clients=clients,
+        is_command=True,
         **rest,
     )
 

@@ -27,7 +27,7 @@ import anyio
 from llmproc.errors import BudgetExceeded, LLMProcError
 from mcp.server.mcpserver.exceptions import ToolError
 
-from llmproc_mcp import idle, signals
+from llmproc_mcp import clients, idle, signals
 from llmproc_mcp.durable import Journal, go_on
 from llmproc_mcp.entry import Entry, Status, partial_output
 from llmproc_mcp.persist import Persistence
@@ -183,7 +183,8 @@ class ProcessTable(Rows):
         return [self._add_entry(pid, program, path, parent) for pid in pids]
 
     def _add_entry(self, pid: int, program: str, path: str, parent: int | None = None) -> Entry:
-        entry = Entry(pid=pid, program=program, path=path, parent=parent, owner=self.sharing.server_id)
+        entry = Entry(pid=pid, program=program, path=path, parent=parent, owner=self.sharing.server_id,
+                      client=clients.current.get().name)
         entry.listener = self._notify
         self.entries[pid] = entry
         return entry

@@ -4,6 +4,8 @@
 shared store (LLMPROC_STORE) is written, and no run is logged to the developer's store
 (LLMPROC_NO_LOG; the run-log tests give their commands a store of their own)."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401 - fixtures
@@ -15,3 +17,36 @@ pytest_plugins = ["llmproc.testing.pytest_plugin", "pytester"]
 def _no_shared_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLMPROC_STORE", raising=False)
     monkeypatch.setenv("LLMPROC_NO_LOG", "1")
+
+
+# The slow part: files whose tests start several servers, a real MCP host CLI, a type checker or a
+# wheel build. `python -m pytest` leaves them out (a few minutes on two cores);
+# `python -m pytest -m "not bench"`, the README's command and CI's, runs them too.
+SLOW_FILES = {
+    "core/test_types.py",  # pyright over the packages
+    "core/test_packaging.py",  # builds a wheel
+    "core/test_host_docs.py",  # Claude Code, Codex and Gemini CLI register and connect
+    "core/store/test_crash.py",  # SIGKILLs writers
+    "mcp_front/test_hosts.py",  # the real host CLIs
+    "mcp_front/test_claude_code.py",
+    "mcp_front/test_inspector.py",  # the MCP Inspector from npm
+    "mcp_front/test_shared_store.py",  # two to four servers on one store, SIGKILLed
+    "mcp_front/test_durable.py",
+    "mcp_front/test_workers.py",
+    "mcp_front/test_deploy.py",  # two servers behind Caddy
+    "mcp_front/test_lifecycle.py",  # signals and shutdowns of real servers
+    "mcp_front/test_http.py",  # llmproc-mcp subprocesses over HTTP and stdio
+    "mcp_front/test_stdio.py",
+    "mcp_front/test_clients.py",
+    "mcp_front/test_loop_stalls.py",
+    "mcp_front/test_damaged_store.py",
+}
+TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
+        if where in SLOW_FILES or item.get_closest_marker("host"):
+            item.add_marker(pytest.mark.slow)

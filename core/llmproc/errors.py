@@ -14,7 +14,8 @@
     ├── StateError           a saved process state cannot be restored (schema version, malformed)
     │   └── ProgramChangedError   its program file changed since the save: names the file and `--force`
     └── StoreError           the process store failed (cannot open, locked, not a store file)
-        └── NotFoundError         no saved process (or record) of that name; also a KeyError
+        ├── NotFoundError         no saved process (or record) of that name; also a KeyError
+        └── DamagedStoreError     the store's file is damaged (not a database, malformed, truncated)
 
 Every message says what to do next: which key, which variable, which path.
 
@@ -161,6 +162,15 @@ class ProgramChangedError(StateError):
 
 class StoreError(LLMProcError):
     """The process store could not do what was asked (open, read, write)."""
+
+
+class DamagedStoreError(StoreError):
+    """The store's file is damaged: not a database, malformed pages, or truncated to nothing.
+    `path` is the file; the message says how to move it aside and start a new store."""
+
+    def __init__(self, message: str, *, path: str):
+        self.path = path
+        super().__init__(message)
 
 
 class NotFoundError(StoreError, KeyError):

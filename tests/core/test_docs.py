@@ -56,8 +56,10 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_them() -> None:
     assert "README.md" in ci and 'eval "$cmd"' in ci
 
 
-@pytest.mark.parametrize(("page", "command", "expected"), console_cases(),
-                         ids=[f"{p}: {c[:50]}" for p, c, _ in console_cases()])
+@pytest.mark.parametrize(("page", "command", "expected"), [
+    # a benchmark shown on a page runs with the slow tests
+    pytest.param(*case, marks=[pytest.mark.slow] if case[1].startswith("python tests/bench/") else [])
+    for case in console_cases()], ids=[f"{p}: {c[:50]}" for p, c, _ in console_cases()])
 def test_console_command_prints_what_the_page_shows(page: str, command: str, expected: list[str]) -> None:
     proc = shell(command)
     output = proc.stdout + proc.stderr

@@ -5,10 +5,11 @@ by the next start on its own (durable.py)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
-from llmproc.testing import FakeLLMServer, Reply
+from llmproc.testing import FakeLLMServer, Reply, ToolUse
 from mcp import Client
 
 from .conftest import STEP_S, HttpServer, first, in_memory, text_of
@@ -93,3 +94,31 @@ async def test_state_dir_from_the_environment(programs: Path, fake_llm: FakeLLMS
     assert parse_args([]).state_dir == tmp_path / "llmproc" / "mcp"
     assert parse_args(["--no-state"]).state_dir is None
 
+
+
+async def test_a_cut_off_run_keeps_its_turns_and_continues_with_its_whole_history(
+        programs: Path, fake_llm: FakeLLMServer, tmp_path: Path) -> None:
+    """The review's case: a run stopped in its third turn showed "0 turns, 0 tokens" and `send`
+    continued with an empty history. Its finished turns and tool results are kept now."""
+    state = tmp_path / "state"
+    look = ToolUse("read_file", {"path": "pyproject.toml"})
+    fake_llm.add(Reply(text="Reading.", tool_calls=[look]), Reply(text="Once more.", tool_calls=[look]),
+                 Reply(text="never finished", delay=30))
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs, state_dir=state, wait_s=0.5) as client:
+            started = await client.call_tool("run_program", {"program": "reader", "prompt": "FIRST-PROMPT"})
+            while len(fake_llm.requests) < 3:  # the third model call is under way
+                await anyio.sleep(0.02)
+        # the server stopped with the run in its third turn
+        fake_llm.add(Reply(text="Continued."))
+        async with in_memory(programs, state_dir=state) as client:
+            cut = await client.call_tool("wait", {"pids": [first(started)["pid"]]})
+            again = await client.call_tool("send", {"pid": first(started)["pid"], "prompt": "go on"})
+    row = first(cut)
+    assert row["status"] == "interrupted" and row["turns"] == 3  # two finished, the third cut off
+    assert row["usage"]["input_tokens"] > 0
+    assert "Once more." in text_of(cut)
+    assert first(again)["status"] == "done" and "Continued." in text_of(again)
+    sent = json.dumps(fake_llm.requests[-1].body["messages"])
+    assert "FIRST-PROMPT" in sent and "Once more." in sent and "go on" in sent
+    assert sent.count("tool_result") == 2 and "[project]" in sent  # both file reads, with their content

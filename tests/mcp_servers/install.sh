@@ -5,12 +5,13 @@
 #                   tests/core/test_types.py runs on the packages (npm ci, pinned by package-lock.json;
 #                   versions that run on Node 20: inspector 0.15.0 is the last)
 #   .venv-pypi/     the PyPI servers mcp-server-time and mcp-server-git in a virtualenv of their
-#                   own: they pin their own mcp, which must not replace the one llmproc is tested with
+#                   own: they pin their own mcp, which must not replace the one llmproc is tested with;
+#                   and Arize Phoenix, the trace backend of tests/core/process/test_tracing_phoenix.py
 # Without npm the Node servers are skipped with a warning; their tests then skip and say why.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
-pypi_servers=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19")
+pypi_servers=("mcp-server-time==2026.10.19" "mcp-server-git==2026.10.19" "arize-phoenix==20.26.1")
 
 if command -v npm >/dev/null 2>&1; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)

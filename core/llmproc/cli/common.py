@@ -7,7 +7,8 @@ Exit codes (documented in docs/cli.md):
     2  usage or configuration error (bad program file, bad option, missing API key, no such saved
        process, a saved state that cannot be restored, a bad --store / $LLMPROC_STORE location:
        an unknown scheme, a malformed URL, psycopg not installed; a program file and -m together,
-       a model whose provider cannot be inferred, `llmproc init` over a file, an unknown log ID)
+       a model whose provider cannot be inferred, `llmproc init` over a file, an unknown log ID,
+       a damaged store file: `llmproc store check --move-aside` starts a new one)
     130 interrupted (Ctrl-C)
 """
 
@@ -21,7 +22,8 @@ from typing import Any
 import click
 
 from llmproc.errors import (
-    LLMProcError, MissingCredentialsError, NotFoundError, ProgramConfigError, ProviderNotInstalled, StateError,
+    DamagedStoreError, LLMProcError, MissingCredentialsError, NotFoundError, ProgramConfigError, ProviderNotInstalled,
+    StateError,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -39,7 +41,7 @@ class InputError(Exception):
 # What the user must change (exit 2); any other LLMProcError failed the run (exit 1).
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     ProgramConfigError, MissingCredentialsError, ProviderNotInstalled, StateError, NotFoundError,
-    StoreConfigError, InputError)
+    StoreConfigError, InputError, DamagedStoreError)
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -75,9 +77,11 @@ def run_click(command: click.Command, argv: Sequence[str] | None, prog_name: str
     """Run a click command and map every outcome to an exit code, never a traceback."""
     # The CLIs print each retry from its ModelRetry event (none with -q); the retry logger's
     # warning would reach stderr a second time through logging's last-resort handler.
-    retry_log = logging.getLogger("llmproc.providers.retry")
-    if not retry_log.handlers:
-        retry_log.addHandler(logging.NullHandler())
+    # The same for a quarantined row: the command's own error or warning line says it (damage.py).
+    for name in ("llmproc.providers.retry", "llmproc.store"):
+        quiet = logging.getLogger(name)
+        if not quiet.handlers:
+            quiet.addHandler(logging.NullHandler())
     try:
         result = command.main(args=list(argv) if argv is not None else None, prog_name=prog_name,
                               standalone_mode=False)

@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from llmproc.process.events import Event, ModelRetry, TextDelta, ToolEnd, ToolStart, UsageUpdate
+from llmproc.process.events import Event, ModelRetry, RateLimited, TextDelta, ToolEnd, ToolStart, UsageUpdate
 from llmproc.process.result import RunResult
 
 PREVIEW_CHARS = 120
@@ -59,6 +59,8 @@ class EventPrinter:
             status = f" ({why})" if why else ""
             self._info(f"  model call failed{status}; retry {event.attempt}/{event.max_retries} "
                        f"in {event.delay_s:.1f} s", fg="yellow")
+        elif isinstance(event, RateLimited):
+            self._info(f"  waiting for the rate limit: {event.wait_s:.1f} s ({event.reason})", fg="yellow")
         elif isinstance(event, UsageUpdate):
             pass  # shown once per run by `finish`
 

@@ -6,8 +6,10 @@
     llmproc log [ID]                     the latest runs, or one in full (--no-log on a run: not logged)
     llmproc schema                       print the JSON Schema of program files
     llmproc ps [--json]                  list saved processes (llmproc-demo --save NAME)
+    llmproc ps --tree / llmproc top      llmproc-mcp's processes as a tree; top redraws it live
     llmproc rm NAME...                   delete saved processes
-    (runs, log, ps and rm take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL;
+    llmproc store check [--move-aside]   check the store; quarantined rows, a damaged file moved aside
+    (runs, log, ps, rm and store check take --store PATH_OR_URL: a SQLite path or a PostgreSQL URL;
     default $LLMPROC_STORE)
 
 Not a click group: `llmproc PROGRAM` must work without a subcommand name, so the first word
@@ -40,9 +42,11 @@ def _subcommands() -> dict[str, click.Command]:
     from llmproc.cli.logview import log_command
     from llmproc.cli.saved import ps_command, rm_command
     from llmproc.cli.starter import init_command
+    from llmproc.cli.storecheck import store_group
+    from llmproc.cli.top import top_command
 
     return {"init": init_command, "log": log_command, "schema": schema_command, "ps": ps_command,
-            "rm": rm_command}
+            "rm": rm_command, "store": store_group, "top": top_command}
 
 
 SUBCOMMANDS: dict[str, click.Command] = _subcommands()

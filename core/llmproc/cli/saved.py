@@ -69,12 +69,19 @@ store_option = store_option_with(STORE_HELP)
 @click.command("ps", short_help="List saved processes (llmproc-demo --save NAME).",
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per saved process.")
+@click.option("--tree", is_flag=True, help="llmproc-mcp's process table as a tree, totals per subtree "
+              "(default store: the server's; see llmproc top).")
 @store_option
-def ps_command(as_json: bool, store_location: str | None) -> int:
+def ps_command(as_json: bool, tree: bool, store_location: str | None) -> int:
     """List saved processes: name, program, turns, tokens, cost, last update."""
+    if tree:  # saved processes carry no usable parent links (cli/proctable.py says why)
+        from llmproc.cli.proctable import ps_tree
+
+        return ps_tree(store_location, as_json)
     with closing(open_store(store_location)) as store:
         saved = store.list()
         where = describe(store)
+        warn_quarantined(store)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in saved]))
     elif not saved:
@@ -101,7 +108,7 @@ def open_store(location: str | None = None) -> ProcessStore:
     """The store `location` (--store) names, else the default (`llmproc.store.open_store`).
     StoreConfigError (exit 2) when the location is wrong; StoreError (exit 1) when the store
     named cannot be reached."""
-    from llmproc.errors import StoreError
+    from llmproc.errors import DamagedStoreError, StoreError
     from llmproc.store import open_store as open_location
 
     if location is not None and not location.strip():
@@ -109,9 +116,23 @@ def open_store(location: str | None = None) -> ProcessStore:
     try:
         return open_location(location)
     except StoreError as exc:
-        if _unreachable(exc):
+        if _unreachable(exc) or isinstance(exc, DamagedStoreError):  # damaged: exit 2, its own line
             raise
         raise StoreConfigError(str(exc)) from None
+
+
+def warn_quarantined(store: ProcessStore) -> None:
+    """One stderr line when the store holds quarantined rows (llmproc.store.damage)."""
+    from llmproc.store.damage import DAMAGED
+
+    raw_records = getattr(store, "raw_records", None)
+    found = raw_records(DAMAGED) if raw_records is not None else []
+    if found:
+        names = ", ".join(f"{kind[len(DAMAGED):]}/{key}" for kind, key, _ in found[:5])
+        more = ", ..." if len(found) > 5 else ""
+        rows = "row" if len(found) == 1 else "rows"
+        click.echo(f"warning: {len(found)} damaged {rows} quarantined in {describe(store)}: {names}{more} "
+                   f"(llmproc store check)", err=True)
 
 
 def _unreachable(exc: StoreError) -> bool:

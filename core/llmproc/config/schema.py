@@ -172,6 +172,12 @@ class LimitsSection(Strict):
         default=500, description="Model calls the whole tree may make in one top-level run; the run stops "
         "with BudgetExceeded when they are used up.")
     timeout_s: PositiveFloat | None = None
+    requests_per_minute: PositiveInt | None = Field(
+        default=None, description="Model requests per minute on this program's provider account, shared by "
+        "every process of the event loop; for servers that announce no limits in their headers.")
+    input_tokens_per_minute: PositiveInt | None = Field(
+        default=None, description="Input tokens per minute on this program's provider account (estimated as "
+        "request bytes / 4), shared like requests_per_minute.")
 
 
 class DemoSection(Strict):

@@ -2,7 +2,8 @@
 
     unsubscribe = process.subscribe(lambda event: print(event))
 
-Order within a turn: TurnStart, ModelRetry for each retry of the model call, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
+Order within a turn: TurnStart, RateLimited for each wait for the account's rate limit and
+ModelRetry for each retry of the model call, then stream deltas (TextDelta, ThinkingDelta, ToolCallDelta; only
 when streaming), UsageUpdate, TurnEnd, then ToolStart/ToolEnd for each tool call the turn asked for,
 with any ToolProgress of that call between them.
 """
@@ -48,6 +49,16 @@ class ModelRetry:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimited:
+    """The model call of `turn` waits about `wait_s` for the account's shared rate limit
+    (providers/ratelimit.py), because of `reason`; not a retry."""
+
+    turn: int
+    wait_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolStart:
     call: ToolCall
 
@@ -71,9 +82,9 @@ class ToolEnd:
     duration_s: float
 
 
-Event = Union[TurnStart, TurnEnd, UsageUpdate, ModelRetry, ToolStart, ToolProgress, ToolEnd, TextDelta, ThinkingDelta,
-              ToolCallDelta]
+Event = Union[TurnStart, TurnEnd, UsageUpdate, ModelRetry, RateLimited, ToolStart, ToolProgress, ToolEnd, TextDelta,
+              ThinkingDelta, ToolCallDelta]
 Subscriber = Callable[[Event], None]
 
-__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ModelRetry", "ToolStart", "ToolProgress", "ToolEnd", "TextDelta",
-           "ThinkingDelta", "ToolCallDelta", "Event", "Subscriber"]
+__all__ = ["TurnStart", "TurnEnd", "UsageUpdate", "ModelRetry", "RateLimited", "ToolStart", "ToolProgress", "ToolEnd",
+           "TextDelta", "ThinkingDelta", "ToolCallDelta", "Event", "Subscriber"]

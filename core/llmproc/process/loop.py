@@ -22,10 +22,12 @@ import anyio
 from llmproc.errors import BudgetExceeded
 from llmproc.messages import Message, TextPart, ToolCall, ToolResult, Usage
 from llmproc.pricing import cost_usd
-from llmproc.process.events import ModelRetry, ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
+from llmproc.process.events import ModelRetry, RateLimited, ToolEnd, ToolStart, TurnEnd, TurnStart, UsageUpdate
 from llmproc.process.result import RunResult, ToolCallRecord
 from llmproc.process.syscalls import check_cost, current_call
+from llmproc.process.tracing import OFF, Off, RunTrace, ToolSpan
 from llmproc.providers.base import ModelRequest
+from llmproc.providers.ratelimit import RateLimitNotice, reporting_rate_limits
 from llmproc.providers.retry import RetryNotice, reporting_retries
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ class TurnLoop:
         self.stop_reason = "end"
         self._pending: dict[str, ToolResult] = {}  # results of the turn in progress
         self._started = time.perf_counter()
+        self.trace: RunTrace | Off = OFF  # set by the process when tracing is on (tracing.py)
 
     @property
     def finished_results(self) -> tuple[ToolResult, ...]:
@@ -77,8 +80,10 @@ class TurnLoop:
             self.turns += 1
             await proc.refresh_tools()
             proc.emit(TurnStart(self.turns))
-            with reporting_retries(self._on_retry):
-                response = await proc.provider.complete(self._request(), proc.emit if self.stream else None)
+            with self.trace.model_call(request := self._request()) as chat, reporting_retries(self._on_retry), \
+                    reporting_rate_limits(self._on_rate_limit):
+                response = await proc.provider.complete(request, proc.emit if self.stream else None)
+                chat.response(response)
             message = proc.append(response.message)
             self._account(response.usage)
             calls = message.tool_calls
@@ -134,8 +139,10 @@ class TurnLoop:
                 token = current_call.set(call)  # syscalls read which call they serve
                 self.process.emit(ToolStart(call))
                 started = time.perf_counter()
+                traced = self.trace.tool_call(call)
                 try:
-                    output = await self.process.run_tool(call)
+                    with traced:
+                        output = await self.process.run_tool(call)
                 finally:
                     current_call.reset(token)
                 elapsed = time.perf_counter() - started
@@ -143,9 +150,9 @@ class TurnLoop:
                     try:
                         await finished[index - 1].wait()
                     except anyio.get_cancelled_exc_class():  # the turn stops: keep what this call produced
-                        self._finish_call(call, output, elapsed)
+                        self._finish_call(call, output, elapsed, traced)
                         raise
-                self._finish_call(call, output, elapsed)
+                self._finish_call(call, output, elapsed, traced)
                 if self.process.on_checkpoint is not None:  # before the next call finishes: call order
                     await self._checkpoint("tool")
             finally:
@@ -173,12 +180,18 @@ class TurnLoop:
         except Exception:  # a failed save loses durability, not the run
             log.exception("checkpoint hook of process %s failed at %r", self.process.pid, point)
 
+    def _on_rate_limit(self, notice: RateLimitNotice) -> None:
+        self.process.emit(RateLimited(self.turns, notice.wait_s, notice.reason))
+
     def _on_retry(self, notice: RetryNotice) -> None:
+        self.trace.retry(notice)
         self.process.emit(ModelRetry(self.turns, notice.attempt, notice.max_retries, notice.delay_s,
                                      notice.status, notice.error))
 
-    def _finish_call(self, call: ToolCall, output: ToolOutput, elapsed: float) -> None:
-        output = self.process.store_long_output(call, output)
+    def _finish_call(self, call: ToolCall, output: ToolOutput, elapsed: float, traced: ToolSpan | Off) -> None:
+        stored = self.process.store_long_output(call, output)
+        traced.finish(output, stored)
+        output = stored
         self._pending[call.id] = ToolResult(call.id, output.content, output.is_error, call.name,
                                             images=output.images)
         self.records.append(ToolCallRecord(call.id, call.name, call.arguments, output.content,

@@ -30,6 +30,7 @@ from llmproc.process import state as saved_state
 from llmproc.process.loop import TurnLoop
 from llmproc.process.result import RunResult
 from llmproc.process.syscalls import ProcessToolContext
+from llmproc.process.tracing import start_run
 from llmproc.prompt import visible_tool_name
 from llmproc.providers.base import Provider, ToolSpec
 from llmproc.tools.base import Tool, ToolOutput, reporting_progress
@@ -222,7 +223,7 @@ class LLMProcess:
             raise ValueError("run() needs a prompt (or a [prompt] user message in the program)")
         self.state = ProcessState.RUNNING
         self._add_user_text(text)
-        return await self._drive(stream, max_turns)
+        return await self._drive(stream, max_turns, text)
 
     async def resume(self, *, stream: bool | None = None, max_turns: int | None = None) -> RunResult:
         """Run from the history as it is (a fork copy continues after its fork call's result)."""
@@ -231,20 +232,22 @@ class LLMProcess:
         self.state = ProcessState.RUNNING
         return await self._drive(stream, max_turns)
 
-    async def _drive(self, stream: bool | None, max_turns: int | None) -> RunResult:
+    async def _drive(self, stream: bool | None, max_turns: int | None, prompt: str | None = None) -> RunResult:
         params, limits = self.program.config.parameters, self.program.config.limits
         loop = self._loop = TurnLoop(self, stream=stream if stream is not None else bool(params.stream),
                                      max_turns=max_turns or limits.max_turns)
+        loop.trace = start_run(self, prompt)  # spans of this run (process/tracing.py); a no-op when off
         try:
-            if limits.timeout_s is None:
-                await loop.run()
-            else:
-                try:
-                    with anyio.fail_after(limits.timeout_s):
-                        await loop.run()
-                except TimeoutError:
-                    raise BudgetExceeded("timeout_s", limits.timeout_s,
-                                         f"timeout_s={limits.timeout_s} reached before a final answer") from None
+            with loop.trace:
+                if limits.timeout_s is None:
+                    await loop.run()
+                else:
+                    try:
+                        with anyio.fail_after(limits.timeout_s):
+                            await loop.run()
+                    except TimeoutError:
+                        raise BudgetExceeded("timeout_s", limits.timeout_s,
+                                             f"timeout_s={limits.timeout_s} reached before a final answer") from None
         finally:
             loop.finish()
             self._loop = None

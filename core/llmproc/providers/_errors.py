@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -71,6 +72,28 @@ def stream_incomplete(provider: str, request_id: str | None = None, detail: str 
     """A clean end of stream without the final event: the answer is incomplete, a retry may work."""
     message = "stream ended before the model finished" + (f" ({detail})" if detail else "")
     return ProviderError(message, provider=provider, retryable=True, request_id=request_id)
+
+
+class CallbackFailed(Exception):
+    """Carries an exception raised by a caller's `on_event` past the SDK-error mapping, so it is
+    re-raised as is, not as a ProviderError."""
+
+    def __init__(self, original: BaseException):
+        self.original = original
+
+
+@contextmanager
+def sdk_errors(provider: str) -> Iterator[None]:
+    """Around an SDK call: its exceptions become ProviderErrors; a failed `on_event` callback
+    (CallbackFailed) and ProviderErrors of our own pass through unchanged."""
+    try:
+        yield
+    except CallbackFailed as failed:
+        raise failed.original from None
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise provider_error(provider, exc) from exc
 
 
 def provider_error(provider: str, exc: BaseException, *, request_id: str | None = None) -> ProviderError:

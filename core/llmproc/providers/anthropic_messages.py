@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
-from llmproc.providers import _vertex
-from llmproc.providers._errors import provider_error, stream_incomplete
+from llmproc.providers import _vertex, ratelimit
+from llmproc.providers._errors import CallbackFailed, provider_error, sdk_errors, stream_incomplete
 from llmproc.providers.anthropic_convert import merge_extra, request_params, response_from
 from llmproc.providers.base import (
     ModelRequest,
@@ -47,13 +47,6 @@ _CREDENTIAL_ENV = (
 )
 
 
-class _CallbackFailed(Exception):
-    """Carries an exception raised by `on_event`, so it is re-raised as is, not as a ProviderError."""
-
-    def __init__(self, original: BaseException):
-        self.original = original
-
-
 class AnthropicProvider:
     """A `Provider` over an `AsyncAnthropic` or `AsyncAnthropicVertex` client."""
 
@@ -71,16 +64,10 @@ class AnthropicProvider:
             raise ProviderError(str(exc), provider=self.name) from exc
         accepted = self._stream_params if request.stream else self._create_params
         params = merge_extra(params, dict(request.extra), accepted)
-        try:
+        with sdk_errors(self.name):
             if request.stream:
                 return await self._stream(params, on_event)
             message = await self._client.messages.create(**params)
-        except _CallbackFailed as failed:
-            raise failed.original from None
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise provider_error(self.name, exc) from exc
         return response_from(message, self.name, getattr(message, "_request_id", None))
 
     async def _stream(self, params: dict[str, Any], on_event: OnEvent | None) -> ModelResponse:
@@ -102,7 +89,7 @@ class AnthropicProvider:
                 if not started:
                     raise stream_incomplete(self.name, request_id, "no message_start")
                 message = await stream.get_final_message()
-            except (ProviderError, _CallbackFailed, anthropic.APIError):
+            except (ProviderError, CallbackFailed, anthropic.APIError):
                 raise
             except Exception as exc:  # raw httpx2 errors on a dropped connection
                 raise provider_error(self.name, exc, request_id=request_id) from exc
@@ -121,7 +108,7 @@ def _emitter(on_event: OnEvent | None) -> Callable[[StreamEvent], None]:
         try:
             on_event(event)
         except Exception as exc:
-            raise _CallbackFailed(exc) from exc
+            raise CallbackFailed(exc) from exc
 
     return emit
 
@@ -137,6 +124,10 @@ def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = anthropic.Timeout(read, connect=connect)
+    # The account's shared rate limiter (ratelimit.py); the SDK's own client class keeps its pool.
+    http = ratelimit.http_client(anthropic.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
+    if http is not None:
+        kwargs["http_client"] = http
     if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
         kwargs["default_headers"] = dict(settings.options["headers"])
     return kwargs

@@ -21,7 +21,7 @@ from typing import Any
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
 from llmproc.messages import Message, ToolCall
 from llmproc.providers import _vertex
-from llmproc.providers._errors import provider_error, stream_incomplete
+from llmproc.providers._errors import CallbackFailed, sdk_errors, stream_incomplete
 from llmproc.providers.base import (
     ModelRequest,
     ModelResponse,
@@ -44,13 +44,6 @@ from llmproc.providers.gemini_convert import (
 __all__ = ["GeminiProvider", "create", "create_vertex"]
 
 _KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
-
-class _CallbackFailed(Exception):
-    """Carries an exception raised by `on_event` past the SDK-error mapping."""
-
-    def __init__(self, original: BaseException):
-        self.original = original
 
 
 class _Collector:
@@ -95,7 +88,7 @@ class _Collector:
         try:
             self._on_event(event)
         except Exception as exc:
-            raise _CallbackFailed(exc) from exc
+            raise CallbackFailed(exc) from exc
 
     def response(self, provider: str) -> ModelResponse:
         message = Message("assistant", self._parts.parts())
@@ -117,7 +110,7 @@ class GeminiProvider:
     async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
         collector = _Collector(on_event)
         models = self._client.aio.models
-        try:
+        with sdk_errors(self.name):
             # Validated here so that a bad `request.extra` key becomes a ProviderError naming it.
             config = self._config_type.model_validate(config_param(request))
             kwargs = {"model": request.model, "contents": contents_param(request.messages), "config": config}
@@ -131,12 +124,6 @@ class GeminiProvider:
                     raise stream_incomplete(self.name, collector.response_id, "no finish reason")
             else:
                 collector.add(await models.generate_content(**kwargs))
-        except _CallbackFailed as failed:
-            raise failed.original from None
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise provider_error(self.name, exc) from exc
         return collector.response(self.name)
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ import openai
 
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import ToolResult, Usage
+from llmproc.providers import ratelimit
 from llmproc.providers._errors import provider_error
 from llmproc.providers.base import ProviderSettings, client_timeouts
 
@@ -40,6 +41,10 @@ def build_client(settings: ProviderSettings, *, keyless_with_base_url: bool) -> 
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = openai.Timeout(read, connect=connect)
+    # The account's shared rate limiter (ratelimit.py); the SDK's own client class keeps its pool.
+    http = ratelimit.http_client(openai.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
+    if http is not None:
+        kwargs["http_client"] = http
     if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
         kwargs["default_headers"] = dict(settings.options["headers"])
     if settings.api_key:

@@ -59,6 +59,10 @@ def settings_for(program: LLMProgram) -> ProviderSettings:
         options["replies"] = model.replies
     if params.extra_headers:
         options["headers"] = dict(params.extra_headers)
+    limits = program.config.limits
+    if limits.requests_per_minute or limits.input_tokens_per_minute:  # ratelimit.py
+        options["rate_limits"] = {"requests_per_minute": limits.requests_per_minute,
+                                  "input_tokens_per_minute": limits.input_tokens_per_minute}
     if model.provider in _vertex.VERTEX_ENV and (gap := _vertex.missing(model.provider, options)):
         raise ProgramConfigError(gap[1], path=program.path, key=f"model.{gap[0]}")
     defaults = ProviderSettings(model.provider)  # unset keys keep these

@@ -14,7 +14,7 @@ schema versions; `base.py` is the store interface; `sqlite.py` the default backe
 
 from typing import TYPE_CHECKING, Any
 
-from llmproc.errors import NotFoundError, ProgramChangedError, StateError, StoreError
+from llmproc.errors import DamagedStoreError, NotFoundError, ProgramChangedError, StateError, StoreError
 from llmproc.store.base import ProcessStore, StoredProcess
 from llmproc.store.migrations import SCHEMA_VERSION
 from llmproc.store.open import open_store
@@ -34,6 +34,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "NotFoundError", "PostgresStore", "ProcessStore", "ProgramChangedError", "SCHEMA_VERSION", "SQLiteStore",
+    "DamagedStoreError", "NotFoundError", "PostgresStore", "ProcessStore", "ProgramChangedError", "SCHEMA_VERSION", "SQLiteStore",
     "StateError", "StoreError", "StoredProcess", "open_store", "restore", "snapshot", "state_dir", "store_path",
 ]

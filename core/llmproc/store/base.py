@@ -15,9 +15,11 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import anyio.to_thread
+
+from llmproc.errors import StateError
 
 T = TypeVar("T")
 
@@ -155,5 +157,33 @@ def dumps_json(value: Any, *, ascii_only: bool = False) -> str:
     return text
 
 
-__all__ = ["MAX_ID", "MAX_NAME_CHARS", "AsyncTwins", "ProcessStore", "StoredProcess", "check_allocation",
-           "check_name", "check_record_key", "dumps_json"]
+NAMES_LISTED = 10  # saved names a "not found" message offers
+
+
+def prepare_save(name: str, state: object, *, ascii_only: bool = False) -> tuple[dict[str, Any], str]:
+    """The summary columns and the JSON text of a state about to be saved as `name`; the
+    one-line errors every backend gives for a bad name or state."""
+    from llmproc.store.state import summary
+
+    check_name(name)
+    if not isinstance(state, dict):
+        raise StateError(f"cannot save {name!r}: a state is a dict (process.snapshot()), not {type(state).__name__}")
+    info = summary(cast("dict[str, Any]", state))
+    try:
+        text = dumps_json(state, ascii_only=ascii_only)
+    except (TypeError, ValueError) as exc:
+        raise StateError(f"cannot save {name!r}: the state is not JSON-serializable ({exc})") from None
+    return info, text
+
+
+def not_found_message(name: str, recent: list[str], where: str) -> str:
+    """`recent`: up to NAMES_LISTED + 1 saved names, most recent first."""
+    if not recent:
+        return f"no saved process named {name!r}: the store {where} is empty"
+    shown = ", ".join(recent[:NAMES_LISTED]) + (", …" if len(recent) > NAMES_LISTED else "")
+    return f"no saved process named {name!r} in {where}; saved: {shown} (llmproc ps lists them)"
+
+
+__all__ = ["MAX_ID", "MAX_NAME_CHARS", "NAMES_LISTED", "AsyncTwins", "ProcessStore", "StoredProcess", "check_allocation",
+           "check_name", "check_record_key", "dumps_json",
+           "not_found_message", "prepare_save"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmproc.errors import StoreError
@@ -35,9 +36,20 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None, *,
     if path_or_url is None:
         path_or_url = os.environ.get(ENV_VAR) or None
     location = os.fspath(path_or_url) if path_or_url is not None else None
+    path = sqlite_file(location)
+    if path is not None:
+        return SQLiteStore(path, durable=durable)
+    assert location is not None
+    return _postgres_store_class()(location)
+
+
+def sqlite_file(path_or_url: str | os.PathLike[str] | None) -> Path | None:
+    """The SQLite file a location names (None: the default one), None for a PostgreSQL URL; StoreError
+    for a location that names neither. Read without opening (a damaged file is moved by path)."""
+    location = os.fspath(path_or_url) if path_or_url is not None else None
     scheme = _SCHEME.match(location) if location else None
     if scheme is None or location is None:
-        return SQLiteStore(store_path(location), durable=durable)
+        return store_path(location)
     name = scheme.group(1).lower()
     if name == "sqlite":
         path = location[len(scheme.group(0)):]
@@ -45,9 +57,9 @@ def open_store(path_or_url: str | os.PathLike[str] | None = None, *,
             raise StoreError(f"a SQLite store URL is sqlite:///PATH (three slashes), not {location!r}")
         if len(path) == 1:
             raise StoreError("a SQLite store URL needs a path after sqlite:///")
-        return SQLiteStore(store_path(path[1:]), durable=durable)
+        return store_path(path[1:])
     if name in POSTGRES_SCHEMES:
-        return _postgres_store_class()(location)
+        return None
     raise StoreError(f"unknown store URL scheme {name + '://'!r}: use a path, sqlite:///PATH or postgresql://...")
 
 
@@ -61,4 +73,4 @@ def _postgres_store_class() -> type[PostgresStore]:
     return PostgresStore
 
 
-__all__ = ["ENV_VAR", "POSTGRES_SCHEMES", "open_store"]
+__all__ = ["ENV_VAR", "POSTGRES_SCHEMES", "open_store", "sqlite_file"]

@@ -25,7 +25,6 @@ URL never appears in a message: the store shows as `location`, the URL with `***
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
@@ -36,16 +35,17 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from llmproc.errors import NotFoundError, StateError, StoreError
-from llmproc.store.base import AsyncTwins, StoredProcess, check_allocation, check_name, check_record_key, dumps_json
-from llmproc.store.state import summary
+from llmproc.errors import NotFoundError, StoreError
+from llmproc.store import damage
+from llmproc.store.base import (
+    NAMES_LISTED, AsyncTwins, StoredProcess, check_allocation, check_record_key, dumps_json, not_found_message, prepare_save,
+)
 
 STORE_FORMAT = 1  # ('format', N) in llmproc_meta; bump with a migration when tables change
 CONNECT_TIMEOUT_S = 10
 WAIT_TIMEOUT_S = 30.0  # for a free connection of the pool
 MAX_CONNECTIONS = 8
 _SCHEMA_LOCK = 0x6C6C6D70726F63  # "llmproc": the advisory lock key around creating the tables
-_NAMES_LISTED = 10
 _NOW = "extract(epoch from statement_timestamp())::float8"  # one value for the whole statement
 
 _SCHEMA: list[LiteralString] = [
@@ -146,14 +146,7 @@ class PostgresStore(AsyncTwins):
 
     # -- saved processes ---------------------------------------------------------------------
     def save(self, name: str, state: dict[str, Any]) -> None:
-        check_name(name)
-        if not isinstance(state, dict):
-            raise StateError(f"cannot save {name!r}: a state is a dict (process.snapshot()), not {type(state).__name__}")
-        info = summary(state)
-        try:
-            text = dumps_json(state, ascii_only=self._ascii)
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot save {name!r}: the state is not JSON-serializable ({exc})") from None
+        info, text = prepare_save(name, state, ascii_only=self._ascii)
         with self._db(f"saving {name!r}") as conn:
             conn.execute(
                 f"INSERT INTO llmproc_processes ({_SUMMARY_COLUMNS}, state) "
@@ -170,7 +163,7 @@ class PostgresStore(AsyncTwins):
             row = conn.execute("SELECT state FROM llmproc_processes WHERE name = %s", (name,)).fetchone()
         if row is None:
             raise NotFoundError(self._not_found(name))
-        return json.loads(row[0])
+        return damage.state(self, name, row[0])
 
     def exists(self, name: str) -> bool:
         with self._db(f"looking up {name!r}") as conn:
@@ -191,11 +184,8 @@ class PostgresStore(AsyncTwins):
     def _not_found(self, name: str) -> str:
         with self._db("listing") as conn:
             names = [r[0] for r in conn.execute(
-                "SELECT name FROM llmproc_processes ORDER BY updated_at DESC LIMIT %s", (_NAMES_LISTED + 1,))]
-        if not names:
-            return f"no saved process named {name!r}: the store {self.location} is empty"
-        shown = ", ".join(names[:_NAMES_LISTED]) + (", …" if len(names) > _NAMES_LISTED else "")
-        return f"no saved process named {name!r} in {self.location}; saved: {shown} (llmproc ps lists them)"
+                "SELECT name FROM llmproc_processes ORDER BY updated_at DESC LIMIT %s", (NAMES_LISTED + 1,))]
+        return not_found_message(name, names, str(self.location))
 
     # -- records: small JSON dicts for front ends --------------------------------------------------
     def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
@@ -212,14 +202,37 @@ class PostgresStore(AsyncTwins):
                                (kind, key)).fetchone()
         if row is None:
             raise NotFoundError(f"no record {key!r} of kind {kind!r} in {self.location}")
-        return json.loads(row[0])
+        return damage.record(self, kind, key, row[0])
 
     def list_records(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every record of `kind`, key -> value, in the order the keys were first written."""
         with self._db(f"listing records {kind}") as conn:
             rows = conn.execute("SELECT key, value FROM llmproc_records WHERE kind = %s ORDER BY seq",
                                 (kind,)).fetchall()
-        return {key: json.loads(value) for key, value in rows}
+        read = ((key, damage.read(self, kind, key, raw)) for key, raw in rows)
+        return {key: value for key, value in read if value is not None}  # the unreadable are quarantined
+
+    def raw_records(self, prefix: str = "") -> list[tuple[str, str, str]]:
+        """(kind, key, stored text) of every record whose kind starts with `prefix`, unparsed."""
+        with self._db("listing records") as conn:
+            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+                "SELECT kind, key, value FROM llmproc_records WHERE left(kind, %s) = %s ORDER BY kind, seq",
+                (len(prefix), prefix)).fetchall()]
+
+    def _move_to_damaged(self, kind: str | None, key: str, raw: damage.Raw, value: str) -> bool:
+        """damage.quarantine's one transaction: the row goes if it still holds `raw`."""
+        with self._db(f"quarantining {kind or damage.PROCESSES}/{key}") as conn, conn.transaction():
+            if kind is None:
+                gone = conn.execute("DELETE FROM llmproc_processes WHERE name = %s AND state = %s", (key, raw))
+            else:
+                gone = conn.execute("DELETE FROM llmproc_records WHERE kind = %s AND key = %s AND value = %s",
+                                    (kind, key, raw))
+            if not gone.rowcount:
+                return False
+            conn.execute(f"INSERT INTO llmproc_records (kind, key, value, updated_at) VALUES (%s, %s, %s, {_NOW}) "
+                         "ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, "
+                         "updated_at = EXCLUDED.updated_at", (damage.DAMAGED + (kind or damage.PROCESSES), key, value))
+        return True
 
     def delete_record(self, kind: str, key: str) -> bool:
         """Remove a record; False when there was none."""
@@ -242,7 +255,7 @@ class PostgresStore(AsyncTwins):
                                     (kind, key, text)).rowcount == 1
             row = conn.execute("SELECT value FROM llmproc_records WHERE kind = %s AND key = %s FOR UPDATE",
                                (kind, key)).fetchone()
-            if row is None or json.loads(row[0]) != expect:
+            if row is None or damage.decode(row[0])[0] != expect:
                 return False
             if text is None:
                 conn.execute("DELETE FROM llmproc_records WHERE kind = %s AND key = %s", (kind, key))

@@ -26,7 +26,6 @@ file gains the table when it opens (CREATE IF NOT EXISTS is the whole migration)
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -37,15 +36,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from llmproc.errors import NotFoundError, StateError, StoreError
-from llmproc.store.base import AsyncTwins, StoredProcess, check_allocation, check_name, check_record_key, dumps_json
-from llmproc.store.state import summary
+from llmproc.errors import NotFoundError, StoreError
+from llmproc.store import damage
+from llmproc.store.base import (
+    NAMES_LISTED, AsyncTwins, StoredProcess, check_allocation, check_record_key, dumps_json, not_found_message, prepare_save,
+)
 
 DB_NAME = "llmproc.db"
 STORE_FORMAT = 2  # PRAGMA user_version of the file; bump with a migration when tables change
 BUSY_TIMEOUT_S = 10.0
 _DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-_NAMES_LISTED = 10
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processes (
@@ -103,6 +103,7 @@ class SQLiteStore(AsyncTwins):
         try:
             # States hold conversations: keep the directory private to the user.
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            damage.check_not_truncated(self.path)
             self._conn: sqlite3.Connection | None = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
@@ -140,9 +141,10 @@ class SQLiteStore(AsyncTwins):
                 if found > STORE_FORMAT:
                     raise StoreError(f"the process store {self.path} has format {found}, written by a newer "
                                      f"llmproc; this one reads format {STORE_FORMAT}: upgrade llmproc")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={STORE_FORMAT}")
+                if found < STORE_FORMAT:  # only then: opening a current file writes nothing (a damaged one stays as found)
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={STORE_FORMAT}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -157,6 +159,8 @@ class SQLiteStore(AsyncTwins):
             try:
                 yield self._conn
             except sqlite3.Error as exc:
+                if damage.is_corrupt(exc):
+                    raise damage.damaged(self.path, f"{doing}: {exc}") from exc
                 raise StoreError(f"process store {self.path}: {doing} failed: {exc}") from exc
 
     @contextmanager
@@ -180,14 +184,7 @@ class SQLiteStore(AsyncTwins):
 
     # -- saved processes ---------------------------------------------------------------------
     def save(self, name: str, state: dict[str, Any]) -> None:
-        check_name(name)
-        if not isinstance(state, dict):
-            raise StateError(f"cannot save {name!r}: a state is a dict (process.snapshot()), not {type(state).__name__}")
-        info = summary(state)
-        try:
-            text = dumps_json(state)
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot save {name!r}: the state is not JSON-serializable ({exc})") from None
+        info, text = prepare_save(name, state)
         now = time.time()
         with self._db(f"saving {name!r}") as db:
             db.execute(
@@ -201,10 +198,11 @@ class SQLiteStore(AsyncTwins):
 
     def load(self, name: str) -> dict[str, Any]:
         with self._db(f"loading {name!r}") as db:
-            row = db.execute("SELECT state FROM processes WHERE name = ?", (name,)).fetchone()
+            # bytes: a value that is not UTF-8 is quarantined, not a failed query
+            row = db.execute("SELECT CAST(state AS BLOB) FROM processes WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(self._not_found(name))
-        return json.loads(row[0])
+        return damage.state(self, name, row[0])
 
     def exists(self, name: str) -> bool:
         with self._db(f"looking up {name!r}") as db:
@@ -225,11 +223,8 @@ class SQLiteStore(AsyncTwins):
     def _not_found(self, name: str) -> str:
         with self._db("listing") as db:
             names = [r[0] for r in db.execute(
-                "SELECT name FROM processes ORDER BY updated_at DESC LIMIT ?", (_NAMES_LISTED + 1,))]
-        if not names:
-            return f"no saved process named {name!r}: the store {self.path} is empty"
-        shown = ", ".join(names[:_NAMES_LISTED]) + (", …" if len(names) > _NAMES_LISTED else "")
-        return f"no saved process named {name!r} in {self.path}; saved: {shown} (llmproc ps lists them)"
+                "SELECT name FROM processes ORDER BY updated_at DESC LIMIT ?", (NAMES_LISTED + 1,))]
+        return not_found_message(name, names, str(self.path))
 
     # -- records: small JSON dicts for front ends --------------------------------------------------
     def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
@@ -242,16 +237,37 @@ class SQLiteStore(AsyncTwins):
 
     def get_record(self, kind: str, key: str) -> dict[str, Any]:
         with self._db(f"loading record {kind}/{key}") as db:
-            row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            row = db.execute("SELECT CAST(value AS BLOB) FROM records WHERE kind = ? AND key = ?",
+                             (kind, key)).fetchone()
         if row is None:
             raise NotFoundError(f"no record {key!r} of kind {kind!r} in {self.path}")
-        return json.loads(row[0])
+        return damage.record(self, kind, key, row[0])
 
     def list_records(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every record of `kind`, key -> value, in the order the keys were first written."""
         with self._db(f"listing records {kind}") as db:
-            rows = db.execute("SELECT key, value FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
-        return {key: json.loads(value) for key, value in rows}
+            rows = db.execute("SELECT key, CAST(value AS BLOB) FROM records WHERE kind = ? ORDER BY rowid",
+                              (kind,)).fetchall()
+        read = ((key, damage.read(self, kind, key, raw)) for key, raw in rows)
+        return {key: value for key, value in read if value is not None}  # the unreadable are quarantined
+
+    def raw_records(self, prefix: str = "") -> list[tuple[str, str, bytes]]:
+        """(kind, key, stored bytes) of every record whose kind starts with `prefix`, unparsed:
+        for `llmproc store check` and the warnings about quarantined rows."""
+        with self._db("listing records") as db:
+            return db.execute("SELECT kind, key, CAST(value AS BLOB) FROM records WHERE substr(kind, 1, ?) = ? "
+                              "ORDER BY kind, rowid", (len(prefix), prefix)).fetchall()
+
+    def _move_to_damaged(self, kind: str | None, key: str, raw: damage.Raw, value: str) -> bool:
+        """damage.quarantine's one transaction: the row goes if it still holds `raw`."""
+        where = ("DELETE FROM processes WHERE name = ? AND CAST(state AS BLOB) = ?" if kind is None else
+                 "DELETE FROM records WHERE kind = ? AND key = ? AND CAST(value AS BLOB) = ?")
+        with self._write_locked(f"quarantining {kind or damage.PROCESSES}/{key}") as db:
+            if not db.execute(where, (key, raw) if kind is None else (kind, key, raw)).rowcount:
+                return False
+            db.execute("INSERT OR REPLACE INTO records (kind, key, value, updated_at) VALUES (?,?,?,?)",
+                       (damage.DAMAGED + (kind or damage.PROCESSES), key, value, time.time()))
+        return True
 
     def delete_record(self, kind: str, key: str) -> bool:
         """Remove a record; False when there was none."""
@@ -265,7 +281,7 @@ class SQLiteStore(AsyncTwins):
         text = None if value is None else dumps_json(value)
         with self._write_locked(f"swapping record {kind}/{key}") as db:  # nobody writes between read and write
             row = db.execute("SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-            swapped = (row is None) if expect is None else (row is not None and json.loads(row[0]) == expect)
+            swapped = (row is None) if expect is None else (row is not None and damage.decode(row[0])[0] == expect)
             if swapped and text is None:
                 db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
             elif swapped:

@@ -1,7 +1,8 @@
 """Public offline test kit for llmproc and programs built on it.
 
 - `FakeLLMServer`: a local HTTP server speaking the real provider wire formats (Anthropic,
-  Vertex, OpenAI Chat Completions and Responses, Gemini), scripted with `Reply`/`HTTPError`.
+  Vertex, OpenAI Chat Completions and Responses, Gemini), scripted with `Reply`/`HTTPError`;
+  `RateLimits` makes it emulate an account's rate limits with the providers' headers and 429s.
 - `ScriptedProvider`: an offline provider (no HTTP) for fast tests: `program.start(provider=...)`.
 - `llmproc.testing.pytest_plugin`: the `fake_llm` fixture and a no-network guard.
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmproc.testing.ratelimits import RateLimits
 from llmproc.testing.script import HTTPError, Reply, ScriptItem, ToolUse
 
 if TYPE_CHECKING:
     from llmproc.providers.scripted import ScriptedProvider
     from llmproc.testing.server import FakeLLMServer, RecordedRequest
 
-__all__ = ["FakeLLMServer", "HTTPError", "RecordedRequest", "Reply", "ScriptItem", "ScriptedProvider", "ToolUse"]
+__all__ = ["FakeLLMServer", "HTTPError", "RateLimits", "RecordedRequest", "Reply", "ScriptItem", "ScriptedProvider", "ToolUse"]
 
 
 def __getattr__(name: str) -> Any:

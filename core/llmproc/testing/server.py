@@ -30,9 +30,10 @@ from typing import Any
 from llmproc.testing import _routes
 from llmproc.testing._http import Ending, HTTPServer, Outcome
 from llmproc.testing._wire import Context, dumps
+from llmproc.testing.ratelimits import RateLimits, Windows
 from llmproc.testing.script import HTTPError, Reply, ScriptItem
 
-__all__ = ["FakeLLMServer", "RecordedRequest", "Responder"]
+__all__ = ["FakeLLMServer", "RateLimits", "RecordedRequest", "Responder"]
 
 _DEFAULT_MODEL = "fake-model"
 _STOP_TIMEOUT_S = 5.0
@@ -59,8 +60,9 @@ Responder = Callable[[RecordedRequest], ScriptItem | None]
 
 
 class FakeLLMServer:
-    def __init__(self, responder: Responder | None = None) -> None:
+    def __init__(self, responder: Responder | None = None, *, rate_limits: RateLimits | None = None) -> None:
         self.responder = responder
+        self._limits = Windows(rate_limits) if rate_limits is not None else None  # ratelimits.py
         self._script: deque[ScriptItem] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -154,6 +156,11 @@ class FakeLLMServer:
         if left:
             raise AssertionError(f"{len(left)} scripted item(s) were never requested: {left!r}")
 
+    @property
+    def rate_limited(self) -> int:
+        """How many 429s the emulated rate limits sent (`rate_limits=`)."""
+        return self._limits.rejected if self._limits is not None else 0
+
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
@@ -178,6 +185,10 @@ class FakeLLMServer:
             model=found.model if found else None,
             stream=found.stream if found else False,
         )
+        limited: dict[str, str] = {}
+        if takes_item and self._limits is not None and found is not None:
+            allowed, limited = self._limits.admit(len(raw) // 4, found.endpoint)
+            takes_item = allowed
         answer = self.responder(request) if takes_item and self.responder is not None else None
         with self._lock:
             item = answer or (self._script.popleft() if takes_item and self._script else None)
@@ -198,6 +209,10 @@ class FakeLLMServer:
         ctx = Context(found.model or _DEFAULT_MODEL, body, len(raw), self._new_id, self._new_id("req_"))
         wire = found.wire
         rid = {wire.request_id_header: ctx.request_id} if wire.request_id_header else {}
+        rid.update(limited)
+        if "retry-after" in limited:
+            err = HTTPError(429, "FakeLLMServer: rate limit exceeded (emulated: rate_limits=)")
+            return _json(429, wire.error_body(err, ctx), rid)
         if found.action == "count":
             return _json(200, _routes.count_body(found, ctx), rid)
         if item is None:
