@@ -44,6 +44,17 @@ SLOW_FILES = {
 TESTS = Path(__file__).parent
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (in addopts): the fast part on up to two workers, the whole suite on none. The slow
+    tests start several servers each and measure their progress; two at once on two cores make
+    them wait for the CPU, not for what they test."""
+    import os
+
+    if "not slow" not in (config.getoption("markexpr") or ""):
+        return 0
+    return min(2, os.cpu_count() or 1)
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -35,7 +35,8 @@ def llmproc(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.
     found = shutil.which("llmproc", path=str(Path(sys.executable).parent))
     assert found, "console script llmproc is not installed"
     return subprocess.run([found, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
+                          env={**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+                               **(env or {})})  # frames as wide as a pipe gets, wherever the tests run
 
 
 async def _fork_tree(client: object) -> object:
