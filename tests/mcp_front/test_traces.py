@@ -9,7 +9,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import mcp.shared._otel as mcp_otel
@@ -20,7 +19,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.util._once import Once
+
+from tests.otel_provider import install
 
 from llmproc_mcp.server import build_server
 
@@ -30,14 +30,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 HOST_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{HOST_SPAN}-01"
 
-
-def install(provider: Any) -> Any:
-    saved = trace._TRACER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-    trace._TRACER_PROVIDER_SET_ONCE = Once()  # pyright: ignore[reportPrivateUsage]
-    trace._TRACER_PROVIDER = None  # pyright: ignore[reportPrivateUsage]
-    if provider is not None:
-        trace.set_tracer_provider(provider)
-    return saved
 
 
 @pytest.fixture

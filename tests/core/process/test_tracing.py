@@ -10,7 +10,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -19,7 +18,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
-from opentelemetry.util._once import Once
+
+from tests.otel_provider import install
 
 from llmproc import LLMProgram
 from llmproc.messages import Usage
@@ -27,15 +27,6 @@ from llmproc.testing import FakeLLMServer, HTTPError, Reply, ToolUse
 
 ROOT = Path(__file__).resolve().parents[3]
 
-
-def install(provider: Any) -> Any:
-    """Swap the global tracer provider (the API allows one per process; tests need one each)."""
-    saved = trace._TRACER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-    trace._TRACER_PROVIDER_SET_ONCE = Once()  # pyright: ignore[reportPrivateUsage]
-    trace._TRACER_PROVIDER = None  # pyright: ignore[reportPrivateUsage]
-    if provider is not None:
-        trace.set_tracer_provider(provider)
-    return saved
 
 
 @pytest.fixture
