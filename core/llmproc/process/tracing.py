@@ -69,7 +69,24 @@ OFF = Off()
 
 
 def _messages_json(messages: Sequence[Message]) -> str:
-    return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, default=str)
+    """Messages in the GenAI conventions' shape (role, parts of type text, reasoning, tool_call,
+    tool_call_response), which backends such as Phoenix render; not llmproc's own to_dict()."""
+    from llmproc.messages import TextPart, ThinkingPart, ToolCall, ToolResult
+
+    def part(p: object) -> dict[str, Any]:
+        if isinstance(p, TextPart):
+            return {"type": "text", "content": p.text}
+        if isinstance(p, ThinkingPart):
+            return {"type": "reasoning", "content": p.thinking}
+        if isinstance(p, ToolCall):
+            return {"type": "tool_call", "id": p.id, "name": p.name, "arguments": p.arguments}
+        if isinstance(p, ToolResult):
+            return {"type": "tool_call_response", "id": p.call_id, "response": p.content}
+        return {"type": type(p).__name__}
+
+    shaped = [{"role": "tool" if m.parts and all(isinstance(p, ToolResult) for p in m.parts) else m.role,
+               "parts": [part(p) for p in m.parts]} for m in messages]
+    return json.dumps(shaped, ensure_ascii=False, default=str)
 
 
 def _error(span: Span, exc: BaseException) -> None:

@@ -190,6 +190,14 @@ async def test_content_is_off_by_default_and_on_with_the_setting(
         assert "SECRET PROMPT" in on and "SECRET ANSWER" in on and "6*7" in on and '"42"' in on
         assert "gen_ai.input.messages" in on and "gen_ai.output.messages" in on
         assert "gen_ai.tool.call.arguments" in on and "gen_ai.tool.call.result" in on
+    # the GenAI conventions' message shape, which backends render (Phoenix showed nothing of ours)
+    chats = [dict(s.attributes or {}) for s in spans.get_finished_spans() if s.name.startswith("chat ")]
+    last_input = json.loads(str(chats[-1]["gen_ai.input.messages"]))
+    assert last_input[0] == {"role": "user", "parts": [{"type": "text", "content": "SECRET PROMPT"}]}
+    assert last_input[1]["parts"][-1]["type"] == "tool_call" and last_input[1]["parts"][-1]["name"] == "calculator"
+    assert last_input[2]["role"] == "tool" and last_input[2]["parts"][0]["type"] == "tool_call_response"
+    output = json.loads(str(chats[-1]["gen_ai.output.messages"]))
+    assert output == [{"role": "assistant", "parts": [{"type": "text", "content": "SECRET ANSWER"}]}]
 
 
 def test_no_opentelemetry_import_when_tracing_is_off() -> None:
