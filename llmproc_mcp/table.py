@@ -161,7 +161,9 @@ class ProcessTable(Rows):
             children = []
             for _ in prompts:
                 try:
-                    children.append(await process.fork())
+                    copy = await process.fork()
+                    copy.bills_parent = False  # a row of its own: the original's row must not count it too
+                    children.append(copy)
                 except (BudgetExceeded, LLMProcError) as exc:
                     for child in children:
                         await child.aclose()

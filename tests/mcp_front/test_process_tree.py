@@ -211,3 +211,21 @@ def test_top_quits_on_ctrl_c(table: Path) -> None:
         assert term.output.rstrip(b"\r\n").endswith(b"\x1b[?25h\x1b[?1049l")
     finally:
         term.close()
+
+
+async def test_a_parent_that_runs_after_its_copies_does_not_count_them_twice(
+        programs: Path, fake_llm: FakeLLMServer) -> None:
+    """A copy made by `fork` counts its tokens in its own row only: the original, continued after
+    its copies ran, still shows its own, and the tree's total is the sum of what was spent."""
+    fake_llm.add(*(Reply(text="an answer", usage=USAGE) for _ in range(4)))
+    with anyio.fail_after(STEP_S):
+        async with in_memory(programs) as client:
+            await client.call_tool("run_program", {"program": "helper", "prompt": "Remember: heron."})
+            await client.call_tool("fork", {"pid": 1, "prompts": ["in French", "in German"]})
+            await client.call_tool("send", {"pid": 1, "prompt": "and again"})
+            ps = await client.call_tool("ps", {})
+    rows = {p["pid"]: p for p in ps.structured_content["processes"]}
+    one_call = rows[2]["subtree_tokens"]
+    assert one_call > 0 and rows[3]["subtree_tokens"] == one_call
+    assert rows[1]["subtree_tokens"] == 4 * one_call  # two calls of its own, one per copy
+    assert len(fake_llm.requests) == 4

@@ -68,6 +68,8 @@ class LLMProcess:
         self.history = History()
         self.usage = Usage()
         self.cost_usd: float | None = 0.0
+        # False for a copy a front end made (llmproc-mcp's fork): its own row counts what it spends
+        self.bills_parent = True
         self.state = ProcessState.IDLE
         self.cwd = (cwd or Path.cwd()).resolve()
         roots = program.allowed_roots or (self.cwd,)
@@ -163,7 +165,7 @@ class LLMProcess:
         while node is not None:
             node.usage += usage
             node.cost_usd = None if cost is None or node.cost_usd is None else node.cost_usd + cost
-            node = node.parent
+            node = node.parent if node.bills_parent else None
 
     # -- saving and restoring (logic in process/state.py) ----------------------------------------
     def snapshot(self) -> dict[str, Any]:
