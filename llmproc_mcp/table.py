@@ -27,7 +27,7 @@ import anyio
 from llmproc.errors import BudgetExceeded, LLMProcError
 from mcp.server.mcpserver.exceptions import ToolError
 
-from llmproc_mcp import clients, idle, signals
+from llmproc_mcp import clients, idle, ratelimit_store, signals
 from llmproc_mcp.durable import Journal, go_on
 from llmproc_mcp.entry import Entry, Status, partial_output
 from llmproc_mcp.persist import Persistence
@@ -57,6 +57,7 @@ class ProcessTable(Rows):
         self._stack = AsyncExitStack()
         self._evictor = anyio.CancelScope()
         self.journal = Journal(self)
+        self._budget: ratelimit_store.StoreBudget | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -66,6 +67,7 @@ class ProcessTable(Rows):
         await self.sharing.reserve_fd_ids(FD_BLOCK, at_least=self._next_fd)
         self._group = await self._stack.enter_async_context(anyio.create_task_group())
         if self.persistence.shared:
+            self._budget = ratelimit_store.install(self.persistence)  # one budget per account across servers
             self.sharing.keep_alive()
             self._group.start_soon(signals.obey, self)
             self._group.start_soon(self.journal.sweep_forever)
@@ -91,6 +93,7 @@ class ProcessTable(Rows):
                     await self._close_processes()
                     await self.registry.aclose()
         finally:
+            ratelimit_store.uninstall(self._budget)  # before its store closes
             self.persistence.close()
 
     async def _close_processes(self) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
-from llmproc.providers import _vertex, ratelimit
+from llmproc.providers import _vertex, ratelimit_http
 from llmproc.providers._errors import CallbackFailed, provider_error, sdk_errors, stream_incomplete
 from llmproc.providers.anthropic_convert import merge_extra, request_params, response_from
 from llmproc.providers.base import (
@@ -124,8 +124,8 @@ def _common_kwargs(settings: ProviderSettings) -> dict[str, Any]:
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = anthropic.Timeout(read, connect=connect)
-    # The account's shared rate limiter (ratelimit.py); the SDK's own client class keeps its pool.
-    http = ratelimit.http_client(anthropic.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
+    # The account's shared rate limiter (ratelimit_http.py); the SDK's own client class keeps its pool.
+    http = ratelimit_http.http_client(anthropic.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
     if http is not None:
         kwargs["http_client"] = http
     if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client

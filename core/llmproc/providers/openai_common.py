@@ -18,7 +18,7 @@ import openai
 
 from llmproc.errors import MissingCredentialsError, ProviderError
 from llmproc.messages import ToolResult, Usage
-from llmproc.providers import ratelimit
+from llmproc.providers import ratelimit_http
 from llmproc.providers._errors import provider_error
 from llmproc.providers.base import ProviderSettings, client_timeouts
 
@@ -41,8 +41,8 @@ def build_client(settings: ProviderSettings, *, keyless_with_base_url: bool) -> 
         kwargs["base_url"] = settings.base_url
     connect, read = client_timeouts(settings)
     kwargs["timeout"] = openai.Timeout(read, connect=connect)
-    # The account's shared rate limiter (ratelimit.py); the SDK's own client class keeps its pool.
-    http = ratelimit.http_client(openai.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
+    # The account's shared rate limiter (ratelimit_http.py); the SDK's own client class keeps its pool.
+    http = ratelimit_http.http_client(openai.DefaultAsyncHttpxClient, settings, timeout=kwargs["timeout"])
     if http is not None:
         kwargs["http_client"] = http
     if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client

@@ -3,8 +3,8 @@
 Without it, a 100-way fork against a 50 requests/min account sends 100 requests at once, gets
 50 429s, and each process backs off on its own. Providers say in every response how much of
 the account's budget is left (ratelimit_headers.py), so the SDK clients are built with an HTTP
-client (`http_client()`) whose `send` first waits for the account's `AccountLimiter` and then
-feeds it the response's headers. This works for every wire without touching the adapters, and
+client (ratelimit_http.py) whose `send` first waits for the account's `AccountLimiter` and
+then feeds it the response's headers. This works for every wire without touching the adapters, and
 the wait happens inside the model call: it counts toward `timeout_s`, not toward retries.
 
 The limiter:
@@ -15,7 +15,9 @@ The limiter:
 - on a 429 pauses the whole account until retry-after, so the processes back off as one;
 - applies static limits (`[limits] requests_per_minute`, `input_tokens_per_minute`, and a
   ceiling the MCP server sets for its loop) over a sliding minute, for servers that send no
-  headers.
+  headers;
+- with a `SharedBudget` hook on the loop (`set_shared`; ratelimit_shared.py), takes each request
+  from the account's window across every server of a shared store, and publishes its pauses.
 An account is the request's origin and a hash of its credentials header: the key itself is
 never kept or logged. `LLMPROC_RATE_LIMITER=off` builds plain clients (a debugging aid).
 """
@@ -26,7 +28,6 @@ import asyncio
 import hashlib
 import logging
 import math
-import os
 import time
 import weakref
 from collections import deque
@@ -36,11 +37,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from llmproc.providers import ratelimit_headers
+from llmproc.providers import ratelimit_headers, ratelimit_shared
 from llmproc.providers.base import ProviderSettings
 
-__all__ = ["AccountLimiter", "RateLimitNotice", "StaticLimits", "http_client", "limiter_for",
-           "reporting_rate_limits", "set_loop_ceiling", "static_limits"]
+__all__ = ["AccountLimiter", "RateLimitNotice", "StaticLimits", "limiter_for",
+           "current_shared", "reporting_rate_limits", "set_loop_ceiling", "set_shared",
+           "static_limits"]
 
 log = logging.getLogger("llmproc.providers.ratelimit")
 
@@ -51,6 +53,7 @@ STATIC_PERIOD_S = 60.0
 PROBE_MAX_S = 5.0
 _PROBE = "the first response, which tells the limits"
 _SAME_WINDOW_S = 0.1  # resets closer than this are the same window (OpenAI's are relative durations)
+_SHARED = "the account's budget, spent by other servers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +95,18 @@ def reporting_rate_limits(listener: Callable[[RateLimitNotice], None]) -> Iterat
 
 
 class _Budget:
-    __slots__ = ("limit", "remaining", "reset_at")
+    __slots__ = ("after", "limit", "remaining", "reset_at")
 
-    def __init__(self, limit: int | None, remaining: int, reset_at: float | None):
+    def __init__(self, limit: int | None, remaining: int, reset_at: float | None, after: float | None = None):
         self.limit, self.remaining, self.reset_at = limit, remaining, reset_at
+        self.after = after  # when the window began (the previous one's end), if seen: names it across servers
 
 
 @dataclass(slots=True)
 class Ticket:
     tokens: int
     done: bool = False
+    logged: tuple[float, int] | None = None  # its entry in the static limits' log
 
 
 class AccountLimiter:
@@ -121,6 +126,10 @@ class AccountLimiter:
         self._changed = asyncio.Event()
         self._log: deque[tuple[float, int]] = deque()  # (admitted at, tokens) for static limits
         self.admitted = self.waited = self.rejected = 0  # for benchmarks and tests
+        self.shared: ratelimit_shared.SharedBudget | None = None  # set_shared()
+        self.account = ""
+        self._held_until = 0.0  # the shared window is spent: until its end
+        self._unclaimed = 0  # requests that went before any limit was known
 
     def tighten(self, static: StaticLimits | None) -> None:
         merged = self.static.tightest(static)
@@ -133,7 +142,41 @@ class AccountLimiter:
         return self._paused_until
 
     async def acquire(self, tokens: int) -> Ticket:
-        """Wait until a request of about `tokens` input tokens may go; in arrival order."""
+        """Wait until a request of about `tokens` input tokens may go; in arrival order. With a
+        shared budget, then take it from the account's window across servers (one store round
+        trip, concurrent with the other requests'); refused, it waits for the window's end."""
+        while True:
+            ticket = await self._admit(tokens)
+            if self.shared is None:
+                return ticket
+            now = self._clock()
+            wanted = ratelimit_shared.claims(self.account, self._budgets.items(), tokens, now,
+                                             self.static.requests_per_minute,
+                                             self.static.input_tokens_per_minute, self._period, self._unclaimed)
+            if not wanted:  # nothing learned yet: the probe
+                self._unclaimed += 1
+                return ticket
+            if any(c.budget == "requests" for c in wanted):
+                self._unclaimed = 0
+            try:
+                verdict = await self.shared.take(self.account, wanted, now)
+            except BaseException:  # cancelled: the request does not go
+                self.release(ticket)
+                raise
+            self._paused_until = max(self._paused_until, verdict.paused_until)
+            if verdict.allowed and self._paused_until <= self._clock():
+                return ticket
+            if not verdict.allowed:
+                self._held_until = max(self._held_until, verdict.retry_at)
+                budget = self._budgets.get(verdict.budget)
+                if verdict.window_end is not None and budget is not None and budget.reset_at is None:
+                    budget.reset_at = verdict.window_end  # then its next window is named alike everywhere
+            self.admitted -= 1
+            if ticket.logged is not None and ticket.logged in self._log:
+                self._log.remove(ticket.logged)
+            self.release(ticket)
+
+    async def _admit(self, tokens: int) -> Ticket:
         me = object()
         self._queue.append(me)
         waited = told = False
@@ -159,9 +202,11 @@ class AccountLimiter:
             self._probe_at = self._clock()
         self._pending += 1
         self._pending_tokens += tokens
+        ticket = Ticket(tokens)
         if self.static.requests_per_minute or self.static.input_tokens_per_minute:
-            self._log.append((self._clock(), tokens))
-        return Ticket(tokens)
+            ticket.logged = (self._clock(), tokens)
+            self._log.append(ticket.logged)
+        return ticket
 
     def observe(self, ticket: Ticket, status: int, headers: Any, *, pause_max_s: float = math.inf) -> None:
         """A response arrived for `ticket`: learn from its headers, then free the ticket. A 429
@@ -182,6 +227,8 @@ class AccountLimiter:
             if wait is not None and wait <= pause_max_s:
                 self._paused_until = max(self._paused_until, now + wait)
                 log.info("rate limited (429): account paused for %.2fs", wait)
+                if self.shared is not None:
+                    self.shared.publish_pause(self.account, self._paused_until)
         self.release(ticket)
 
     def release(self, ticket: Ticket) -> None:
@@ -199,7 +246,10 @@ class AccountLimiter:
         old = self._budgets.get(name)
         if (old is None or old.reset_at is None or new.reset_at is None
                 or new.reset_at > old.reset_at + _SAME_WINDOW_S):
-            self._budgets[name] = _Budget(new.limit, new.remaining, new.reset_at)
+            after = None if old is None else old.after if old.reset_at is None else old.reset_at
+            self._budgets[name] = _Budget(new.limit, new.remaining, new.reset_at, after)
+            if self.shared is not None and after is not None and new.reset_at is not None:
+                self.shared.publish_window(self.account, name, after, new.reset_at)
         else:  # the same window, possibly reported out of order: the lowest count is the latest
             old.remaining = min(old.remaining, new.remaining)
             old.limit = new.limit if new.limit is not None else old.limit
@@ -209,6 +259,8 @@ class AccountLimiter:
         response; why)."""
         if now < self._paused_until:
             return self._paused_until, "the provider answered 429"
+        if now < self._held_until:
+            return self._held_until, _SHARED
         if (not self._learned and not self._headerless and self._pending and self._probe_at is not None
                 and now < self._probe_at + PROBE_MAX_S):
             return self._probe_at + PROBE_MAX_S, _PROBE
@@ -218,7 +270,7 @@ class AccountLimiter:
                 if budget.limit is None:
                     del self._budgets[name]
                     continue
-                budget.remaining, budget.reset_at = budget.limit, None
+                budget.remaining, budget.reset_at, budget.after = budget.limit, None, budget.reset_at
             if name == "requests":
                 need, held = 1, self._pending
             elif name == "output_tokens":
@@ -277,6 +329,8 @@ class AccountLimiter:
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AccountLimiter]] = \
     weakref.WeakKeyDictionary()
 _ceilings: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StaticLimits] = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ratelimit_shared.SharedBudget] = \
+    weakref.WeakKeyDictionary()
 
 
 def account_key(origin: str, credential: str) -> str:
@@ -291,6 +345,7 @@ def limiter_for(account: str, static: StaticLimits | None = None) -> AccountLimi
     limiter = limiters.get(account)
     if limiter is None:
         limiter = limiters[account] = AccountLimiter(_ceilings.get(loop))
+        limiter.account, limiter.shared = account, _shared.get(loop)
     limiter.tighten(static)
     return limiter
 
@@ -303,54 +358,21 @@ def set_loop_ceiling(limits: StaticLimits) -> None:
         limiter.tighten(limits)
 
 
+def set_shared(budget: ratelimit_shared.SharedBudget | None) -> None:
+    """Share every account's budget of the running loop through `budget` (None: stop)."""
+    loop = asyncio.get_running_loop()
+    if budget is None:
+        _shared.pop(loop, None)
+    else:
+        _shared[loop] = budget
+    for limiter in _limiters.get(loop, {}).values():
+        limiter.shared = budget
+
+
+def current_shared() -> ratelimit_shared.SharedBudget | None:
+    return _shared.get(asyncio.get_running_loop())
+
+
 def static_limits(settings: ProviderSettings) -> StaticLimits | None:
     found = settings.options.get("rate_limits")
     return StaticLimits(**found) if found else None
-
-
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
-_classes: dict[type, type] = {}
-
-
-def http_client(base: type, settings: ProviderSettings, **kwargs: Any) -> Any:
-    """An instance of a subclass of `base` (the SDK's own default httpx2.AsyncClient, so its
-    connection limits and socket options stay) that waits for the account's limiter; None when
-    `LLMPROC_RATE_LIMITER=off`."""
-    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
-        return None
-    cls = _classes.get(base)
-    if cls is None:
-        cls = _classes[base] = type(f"RateLimited{base.__name__.lstrip('_')}", (_LimitedSend, base), {})
-    client = cls(**kwargs)
-    client._llmproc_static = static_limits(settings)
-    client._llmproc_pause_max_s = settings.retry_after_max_s
-    return client
-
-
-class _LimitedSend:
-    """Mixed in before an httpx2.AsyncClient: `send` is what both SDKs call for every attempt."""
-
-    _llmproc_static: StaticLimits | None = None
-    _llmproc_pause_max_s: float = math.inf
-
-    async def send(self, request: Any, **kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # another async library: no limiter to share
-            return await super().send(request, **kwargs)  # type: ignore[misc]
-        url = request.url
-        credential = next((request.headers[h] for h in _CREDENTIAL_HEADERS if h in request.headers), "")
-        limiter = limiter_for(account_key(f"{url.scheme}://{url.netloc.decode()}", credential),
-                              self._llmproc_static)
-        try:
-            tokens = len(request.content) // 4  # what the fake bills; close enough for real APIs
-        except Exception:  # a streamed upload: no size to go by
-            tokens = 0
-        ticket = await limiter.acquire(tokens)
-        try:
-            response = await super().send(request, **kwargs)  # type: ignore[misc]
-        except BaseException:
-            limiter.release(ticket)
-            raise
-        limiter.observe(ticket, response.status_code, response.headers, pause_max_s=self._llmproc_pause_max_s)
-        return response
