@@ -62,6 +62,33 @@ async def test_two_servers_take_one_window_between_them(tmp_path: Path) -> None:
         task.cancel()
 
 
+async def test_a_slow_take_carrying_the_probe_lets_no_request_too_many_go(tmp_path: Path) -> None:
+    """Takes are concurrent thread hops, so they reach the store in any order. The take that also
+    numbers a server's probe goes first of that server's: else its others would take numbers the
+    probe, already counted by the provider, should have had."""
+    slow, other = server(tmp_path / "s.db"), server(tmp_path / "s.db")
+    reset_at = time.time() + 30
+    for limiter in (slow, other):
+        probe = await limiter.acquire(0)
+        limiter.observe(probe, 200, anthropic_headers(10, 8, reset_at))
+    assert isinstance(slow.shared, StoreBudget)
+    real_take = slow.shared.take
+
+    async def probe_late(account: str, claims: list, now: float):  # type: ignore[no-untyped-def]
+        if any(c.budget == "requests" and c.need > 1 for c in claims):
+            await asyncio.sleep(0.3)
+        return await real_take(account, claims, now)
+
+    slow.shared.take = probe_late  # type: ignore[method-assignment]
+    first = [asyncio.create_task(slow.acquire(0)) for _ in range(8)]
+    await asyncio.sleep(0.05)  # the slow server's probe claim is on its way
+    then = [asyncio.create_task(other.acquire(0)) for _ in range(8)]
+    await asyncio.sleep(1.0)
+    assert sum(t.done() for t in first + then) == 8  # 10 in the window, 2 of them the probes
+    for task in first + then:
+        task.cancel()
+
+
 async def test_a_429_on_one_server_pauses_the_other(tmp_path: Path) -> None:
     a, b = server(tmp_path / "s.db"), server(tmp_path / "s.db")
     reset_at = time.time() + 30
@@ -196,7 +223,9 @@ async def test_a_request_cancelled_while_it_takes_from_the_store_frees_its_place
 # -- two llmproc-mcp HTTP servers ---------------------------------------------------------------------
 
 async def _two_servers(tmp_path: Path, fake: FakeLLMServer, one_store: bool) -> None:
-    """Two HTTP servers (one state folder, or one each) spawn 15 runs each at once and collect them."""
+    """Two HTTP servers (one state folder, or one each) spawn 15 runs each at once and collect them.
+    Each first runs a warm-up program on another account: a server's first run imports and
+    connects for most of a second, which would keep the two servers' windows apart."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -206,14 +235,23 @@ async def _two_servers(tmp_path: Path, fake: FakeLLMServer, one_store: bool) -> 
     programs.mkdir(parents=True)
     toml = program_toml(fake).replace("max_retries = 0", "max_retries = 20\nretry_max_delay_s = 1.0")
     (programs / "helper.toml").write_text(toml)
+    warm_up = FakeLLMServer(lambda _r: Reply(text="ready")).start()
+    (programs / "warmup.toml").write_text(program_toml(warm_up))
     servers = [HttpServer(programs, tmp_path / ("state" if one_store else f"state-{i}"), log=tmp_path / f"{i}.log")
                for i in range(2)]
     try:
         for s in servers:
             s.start()
 
+        connected, go = [], anyio.Event()
+
         async def fan_out(s: HttpServer) -> None:
             async with Client(streamable_http_client(s.url), mode="legacy") as client:
+                await client.call_tool("run_program", {"program": "warmup", "prompt": "hi"})
+                connected.append(s)  # both spawn at once, or a slow start would keep them apart
+                if len(connected) == len(servers):
+                    go.set()
+                await go.wait()
                 tasks = [{"program": "helper", "prompt": f"run {i}"} for i in range(15)]
                 spawned = await client.call_tool("spawn", {"tasks": tasks})
                 pids = [p["pid"] for p in spawned.structured_content["processes"]]  # type: ignore[index]
@@ -231,6 +269,7 @@ async def _two_servers(tmp_path: Path, fake: FakeLLMServer, one_store: bool) -> 
     finally:
         for s in servers:
             s.stop()
+        warm_up.stop()
 
 
 @pytest.mark.slow

@@ -130,6 +130,10 @@ class AccountLimiter:
         self.account = ""
         self._held_until = 0.0  # the shared window is spent: until its end
         self._unclaimed = 0  # requests that went before any limit was known
+        # The take that numbers those (ratelimit_shared.claims) while it is on its way: this
+        # server's other takes wait for it, since a probe numbered after them would leave their
+        # numbers below the limit although the provider counted the probe first.
+        self._probe_claim: asyncio.Event | None = None
 
     def tighten(self, static: StaticLimits | None) -> None:
         merged = self.static.tightest(static)
@@ -149,20 +153,29 @@ class AccountLimiter:
             ticket = await self._admit(tokens)
             if self.shared is None:
                 return ticket
-            now = self._clock()
-            wanted = ratelimit_shared.claims(self.account, self._budgets.items(), tokens, now,
-                                             self.static.requests_per_minute,
-                                             self.static.input_tokens_per_minute, self._period, self._unclaimed)
-            if not wanted:  # nothing learned yet: the probe
-                self._unclaimed += 1
-                return ticket
-            if any(c.budget == "requests" for c in wanted):
-                self._unclaimed = 0
+            probe_claim = None
             try:
+                while self._probe_claim is not None:  # the probe is numbered before our others
+                    await self._probe_claim.wait()
+                now = self._clock()
+                wanted = ratelimit_shared.claims(self.account, self._budgets.items(), tokens, now,
+                                                 self.static.requests_per_minute,
+                                                 self.static.input_tokens_per_minute, self._period, self._unclaimed)
+                if not wanted:  # nothing learned yet: the probe
+                    self._unclaimed += 1
+                    return ticket
+                if any(c.budget == "requests" for c in wanted):
+                    if self._unclaimed:
+                        probe_claim = self._probe_claim = asyncio.Event()
+                    self._unclaimed = 0
                 verdict = await self.shared.take(self.account, wanted, now)
             except BaseException:  # cancelled: the request does not go
                 self.release(ticket)
                 raise
+            finally:
+                if probe_claim is not None:
+                    self._probe_claim = None
+                    probe_claim.set()
             self._paused_until = max(self._paused_until, verdict.paused_until)
             if verdict.allowed and self._paused_until <= self._clock():
                 return ticket
