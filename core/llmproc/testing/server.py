@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,9 @@ class RecordedRequest:
     model: str | None = None  # from the body, or the URL path (Vertex, Gemini)
     stream: bool = False
     item: ScriptItem | None = field(default=None, repr=False)  # the script item it consumed
+    # time.monotonic() on arrival: a request that arrives before another's reply (its arrival +
+    # its item's delay) proves the two were in flight at once, however loaded the machine
+    received_at: float = 0.0
 
 
 Responder = Callable[[RecordedRequest], ScriptItem | None]
@@ -184,6 +188,7 @@ class FakeLLMServer:
             endpoint=found.endpoint if found else None,
             model=found.model if found else None,
             stream=found.stream if found else False,
+            received_at=time.monotonic(),
         )
         limited: dict[str, str] = {}
         if takes_item and self._limits is not None and found is not None:
