@@ -8,6 +8,7 @@ import select
 import shutil
 import signal
 import struct
+import sqlite3
 import subprocess
 import sys
 import time
@@ -102,6 +103,23 @@ def table(tmp_path: Path) -> Path:
         _put(store, 2, 1, Status.RUNNING, "turn 2: read_file alpha.txt")
         _put(store, 3, None, Status.DONE, "turn 2: answered")  # a finished tree: shown with --all only
     return where
+
+
+def test_ps_tree_says_which_rows_it_left_out(table: Path) -> None:
+    """A total that silently lacks a damaged row would pass for the whole table."""
+    with open_store(table) as store:
+        store.put_record("process", "7", {"program": "helper"})  # JSON, but no pid: another shape
+    with sqlite3.connect(table) as conn:
+        conn.execute("UPDATE records SET value = '{\"pid\": 3, trunc' WHERE kind = 'process' AND key = '3'")
+    conn.close()
+    done = llmproc("ps", "--tree", "--store", table)
+    assert done.returncode == 0, done.stderr
+    assert [line.lstrip("└─ ").split()[0] for line in done.stdout.splitlines()[:-1]] == ["1", "2"]
+    assert done.stdout.splitlines()[-1].startswith("2 processes in 1 tree")
+    warnings = done.stderr.splitlines()
+    assert warnings[0].startswith("warning: 1 damaged row quarantined in ") and "process/3" in warnings[0]
+    assert warnings[1] == ("warning: 1 process row of an unknown shape left out: 7 "
+                           "(written by another llmproc version?)")
 
 
 def test_top_once_prints_one_frame(table: Path) -> None:

@@ -57,25 +57,44 @@ def missing_file(location: str) -> Path | None:
     return path if path is not None and not path.exists() else None
 
 
-def read_rows(location: str) -> tuple[list[tree.Row], str]:
-    """The table's rows (unreadable records skipped) and where they were read, for messages."""
-    from llmproc.cli.saved import describe, open_store
+def read_rows(location: str, *, warn: bool = False) -> tuple[list[tree.Row], str]:
+    """The table's rows (unreadable records skipped) and where they were read, for messages;
+    with `warn`, a stderr line for the rows skipped and one for quarantined rows (`ps` says so
+    too), so that a total missing a damaged subtree does not pass for the whole table."""
+    from llmproc.cli.saved import describe, open_store, warn_quarantined
 
     missing = missing_file(location)
     if missing is not None:
         return [], str(missing)
     with closing(open_store(location)) as store:
-        return read_from(store), describe(store)
+        rows, skipped = _rows_and_skipped(store)
+        if warn:
+            warn_quarantined(store)
+            if skipped:
+                click.echo(f"warning: {len(skipped)} process {'row' if len(skipped) == 1 else 'rows'} of an "
+                           f"unknown shape left out: {', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''} "
+                           "(written by another llmproc version?)", err=True)
+        return rows, describe(store)
 
 
 def read_from(store: ProcessStore) -> list[tree.Row]:
-    rows = [tree.row_of_record(data) for data in store.list_records(KIND).values()]
-    return [row for row in rows if row is not None]
+    return _rows_and_skipped(store)[0]
+
+
+def _rows_and_skipped(store: ProcessStore) -> tuple[list[tree.Row], list[str]]:
+    rows, skipped = [], []
+    for key, data in store.list_records(KIND).items():
+        row = tree.row_of_record(data)
+        if row is None:
+            skipped.append(key)
+        else:
+            rows.append(row)
+    return rows, skipped
 
 
 def ps_tree(store_location: str | None, as_json: bool) -> int:
     """`llmproc ps --tree`: the table as a tree, with subtree totals."""
-    rows, where = read_rows(table_location(store_location))
+    rows, where = read_rows(table_location(store_location), warn=True)
     order = tree.build(rows)
     if as_json:
         click.echo(json.dumps([{**asdict(node.row), **tree.subtree_dict(node)} for node in order]))
