@@ -4,6 +4,7 @@
     stream_incomplete(provider, ...)    a stream that ended without its final event
     is_retryable_status(status)         408, 409, 429, 5xx (529 included)
     retry_after_seconds(headers)        `retry-after-ms` / `retry-after` (seconds or HTTP date)
+                                        (ratelimit_headers.retry_after; Gemini's body: RetryInfo)
 
 The server's word wins over the status: `x-should-retry: true|false` (sent by Anthropic and
 OpenAI) overrides `retryable`, and a Retry-After value travels on the error for the retry layer.
@@ -18,16 +19,16 @@ Stainless SDKs (anthropic, openai) share class names and attributes; google-gena
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
 
 from llmproc.errors import ProviderError
+from llmproc.providers.ratelimit_headers import retry_after as retry_after_seconds
+from llmproc.providers.ratelimit_headers import retry_info_delay
 
 __all__ = ["provider_error", "stream_incomplete", "is_retryable_status", "retry_after_seconds",
            "RETRYABLE_ERROR_TYPES"]
@@ -41,31 +42,6 @@ RETRYABLE_ERROR_TYPES = frozenset({
 
 def is_retryable_status(status: int | None) -> bool:
     return status is not None and (status in (408, 409, 429) or status >= 500)
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """How long the server asked us to wait, from `retry-after-ms` or `retry-after`
-    (a number of seconds or an HTTP date); None when absent or unreadable."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(when - (time.time() if now is None else now), 0.0)
 
 
 def stream_incomplete(provider: str, request_id: str | None = None, detail: str = "") -> ProviderError:
@@ -113,7 +89,13 @@ def provider_error(provider: str, exc: BaseException, *, request_id: str | None 
         retryable = should_retry == "true"
     return ProviderError(m.message, provider=provider, status=m.status, retryable=retryable,
                          request_id=m.request_id or request_id,
-                         retry_after_s=retry_after_seconds(headers))
+                         retry_after_s=_retry_after(exc, headers))
+
+
+def _retry_after(exc: BaseException, headers: Mapping[str, str] | None) -> float | None:
+    """The server's wait: its headers, else (Gemini) the RetryInfo in the error's body."""
+    found = retry_after_seconds(headers)
+    return found if found is not None else retry_info_delay(getattr(exc, "details", None))
 
 
 def _headers(exc: BaseException) -> Mapping[str, str] | None:

@@ -18,9 +18,11 @@ import os
 from contextlib import aclosing
 from typing import Any
 
+import httpx2
+
 from llmproc.errors import MissingCredentialsError, ProviderError, ProviderNotInstalled
 from llmproc.messages import Message, ToolCall
-from llmproc.providers import _vertex
+from llmproc.providers import _vertex, ratelimit_http
 from llmproc.providers._errors import CallbackFailed, sdk_errors, stream_incomplete
 from llmproc.providers.base import (
     ModelRequest,
@@ -102,10 +104,11 @@ class _Collector:
 class GeminiProvider:
     """A `Provider` over `genai.Client(...).aio`."""
 
-    def __init__(self, name: str, client: Any, config_type: Any):
+    def __init__(self, name: str, client: Any, config_type: Any, http: Any = None):
         self.name = name
         self._client = client
         self._config_type = config_type  # genai's GenerateContentConfig
+        self._http = http  # our rate-limited HTTP client: genai closes only the clients it built
 
     async def complete(self, request: ModelRequest, on_event: OnEvent | None = None) -> ModelResponse:
         collector = _Collector(on_event)
@@ -129,6 +132,8 @@ class GeminiProvider:
     async def aclose(self) -> None:
         await self._client.aio.aclose()
         self._client.close()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def _default_timeout(connect: float, read: float) -> Any:
@@ -155,28 +160,38 @@ def _sdk(name: str) -> tuple[Any, Any]:
     return genai, types
 
 
-def _http_options(settings: ProviderSettings, types: Any) -> Any:
+def _http_options(settings: ProviderSettings, types: Any) -> tuple[Any, Any]:
+    """(genai's HttpOptions, the rate-limited HTTP client in them or None)."""
     http: dict[str, Any] = {}
     if settings.base_url:
         http["base_url"] = settings.base_url
     if settings.options.get("headers"):  # [parameters] extra_headers: on every request of the client
         http["headers"] = dict(settings.options["headers"])
+    client_args: dict[str, Any] = {}
     if settings.timeout_s is not None:
         http["timeout"] = int(settings.timeout_s * 1000)  # genai takes milliseconds
     else:
-        http["async_client_args"] = {"event_hooks": {"request": [_default_timeout(*client_timeouts(settings))]}}
+        client_args["event_hooks"] = {"request": [_default_timeout(*client_timeouts(settings))]}
+    # The account's shared rate limiter (ratelimit_http.py), in a client of our own: genai then
+    # sends through it (and through httpx, never aiohttp, so the idle timeout above holds too).
+    limited = ratelimit_http.http_client(httpx2.AsyncClient, settings, **client_args)
+    if limited is not None:
+        http["httpx_async_client"] = limited
+    elif client_args:
+        http["async_client_args"] = client_args
     # One attempt: retries are ours (providers/retry.py). Setting retry_options also turns off
     # genai's implicit 1-10 s retry of aiohttp connection errors.
     http["retry_options"] = types.HttpRetryOptions(attempts=1)
-    return types.HttpOptions(**http)
+    return types.HttpOptions(**http), limited
 
 
-def _build(name: str, genai: Any, types: Any, kwargs: dict[str, Any]) -> GeminiProvider:
+def _build(name: str, genai: Any, types: Any, settings: ProviderSettings, kwargs: dict[str, Any]) -> GeminiProvider:
+    kwargs["http_options"], http = _http_options(settings, types)
     try:
         client = genai.Client(**kwargs)
     except Exception as exc:  # e.g. conflicting environment settings
         raise ProviderError(f"cannot build the Gemini client: {exc}", provider=name) from exc
-    return GeminiProvider(name, client, types.GenerateContentConfig)
+    return GeminiProvider(name, client, types.GenerateContentConfig, http)
 
 
 def create(settings: ProviderSettings) -> GeminiProvider:
@@ -186,10 +201,10 @@ def create(settings: ProviderSettings) -> GeminiProvider:
     uses_vertex = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true")
     if not settings.api_key and not uses_vertex and not any(os.environ.get(v) for v in _KEY_ENV):
         raise MissingCredentialsError(name, "GEMINI_API_KEY")
-    kwargs: dict[str, Any] = {"http_options": _http_options(settings, types)}
+    kwargs: dict[str, Any] = {}
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
-    return _build(name, genai, types, kwargs)
+    return _build(name, genai, types, settings, kwargs)
 
 
 def create_vertex(settings: ProviderSettings) -> GeminiProvider:
@@ -205,11 +220,10 @@ def create_vertex(settings: ProviderSettings) -> GeminiProvider:
     if gap:
         raise ProviderError(gap[1], provider=name)
     project, region = _vertex.locate("gemini_vertex", settings.options)
-    kwargs: dict[str, Any] = {"vertexai": True, "project": project, "location": region,
-                              "http_options": _http_options(settings, types)}
+    kwargs: dict[str, Any] = {"vertexai": True, "project": project, "location": region}
     token = settings.options.get("access_token") or settings.api_key
     if token:
         from google.oauth2.credentials import Credentials
 
         kwargs["credentials"] = Credentials(token)
-    return _build(name, genai, types, kwargs)
+    return _build(name, genai, types, settings, kwargs)

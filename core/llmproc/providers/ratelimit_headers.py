@@ -3,19 +3,23 @@
 Anthropic: `anthropic-ratelimit-{requests,input-tokens,output-tokens,tokens}-{limit,remaining,reset}`
 with reset an RFC 3339 time. OpenAI: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` with
 reset a duration ("1s", "6m0s", "20ms"). Both send `retry-after` (seconds, or an HTTP date) on a
-429; OpenAI also `retry-after-ms`. Everything is turned into absolute wall-clock times so that
-responses read at different moments compare.
+429; OpenAI also `retry-after-ms`. Gemini sends no limits, and on a 429 says how long to wait in
+its body: a `google.rpc.RetryInfo` detail, `"retryDelay": "13s"` (`retry_info_delay`).
+Everything is turned into absolute wall-clock times so that responses read at different moments
+compare.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
-__all__ = ["Budget", "Snapshot", "parse", "parse_duration", "retry_after"]
+__all__ = ["Budget", "Snapshot", "parse", "parse_duration", "retry_after", "retry_info_delay"]
 
 # budget name -> (limit, remaining, reset) header names
 _ANTHROPIC = {name: tuple(f"anthropic-ratelimit-{part}-{what}" for what in ("limit", "remaining", "reset"))
@@ -90,8 +94,11 @@ def parse(headers: Mapping[str, str], now: float) -> Snapshot | None:
     return Snapshot(budgets) if budgets else None
 
 
-def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+def retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date); None
+    when absent or unreadable."""
+    if not headers:
+        return None
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -106,6 +113,26 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     except ValueError:
         pass
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
+        return max(0.0, parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now))
+    except (TypeError, ValueError, IndexError):
         return None
+
+
+_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_PROTO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+def retry_info_delay(body: Any) -> float | None:
+    """Seconds to wait from a Google error body's RetryInfo detail (`{"error": {"details":
+    [{"@type": ".../google.rpc.RetryInfo", "retryDelay": "13s"}]}}`; a list of such bodies too,
+    as a stream sends them); None when it has none."""
+    if isinstance(body, list):
+        body = body[0] if body else None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, Mapping) and detail.get("@type") == _RETRY_INFO:
+            found = _PROTO_DURATION.match(str(detail.get("retryDelay", "")).strip())
+            if found:
+                return float(found.group(1))
+    return None

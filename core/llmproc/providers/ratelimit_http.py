@@ -1,18 +1,21 @@
 """The HTTP client the SDKs are given: it waits for the account's limiter (ratelimit.py) before
 each attempt and tells it the response's headers. A subclass of each SDK's own default client
 class, so the SDK's connection limits, keep-alive and timeouts stay as they were; `send` is what
-both SDKs call once per attempt, including attempts that fail without a response (a hook on the
-response would miss those and leave the request counted in flight forever)."""
+every SDK calls once per attempt, including attempts that fail without a response (a hook on the
+response would miss those and leave the request counted in flight forever). Anthropic and OpenAI
+build it themselves; google-genai is handed one as `httpx_async_client` (gemini.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 from typing import Any
 
 from llmproc.providers.base import ProviderSettings
 from llmproc.providers.ratelimit import SWITCH, StaticLimits, account_key, limiter_for, static_limits
+from llmproc.providers.ratelimit_headers import retry_after, retry_info_delay
 
 __all__ = ["http_client"]
 
@@ -36,7 +39,7 @@ def http_client(base: type, settings: ProviderSettings, **kwargs: Any) -> Any:
 
 
 class _LimitedSend:
-    """Mixed in before an httpx2.AsyncClient: `send` is what both SDKs call for every attempt."""
+    """Mixed in before an httpx2.AsyncClient: `send` is what every SDK calls for each attempt."""
 
     _llmproc_static: StaticLimits | None = None
     _llmproc_pause_max_s: float = math.inf
@@ -60,5 +63,19 @@ class _LimitedSend:
         except BaseException:
             limiter.release(ticket)
             raise
-        limiter.observe(ticket, response.status_code, response.headers, pause_max_s=self._llmproc_pause_max_s)
+        headers = response.headers
+        if response.status_code == 429 and retry_after(headers) is None:
+            headers = await _with_body_delay(response)
+        limiter.observe(ticket, response.status_code, headers, pause_max_s=self._llmproc_pause_max_s)
         return response
+
+
+async def _with_body_delay(response: Any) -> Any:
+    """A 429 without retry-after headers (Gemini): its headers plus `retry-after` from the
+    body's RetryInfo. The body is small, and the SDK reads it again from httpx's copy."""
+    try:
+        await response.aread()
+        delay = retry_info_delay(json.loads(response.content))
+    except Exception:  # not JSON, or the connection dropped: nothing more to learn
+        return response.headers
+    return response.headers if delay is None else {**response.headers, "retry-after": str(delay)}

@@ -90,13 +90,16 @@ class Reply:
 
 @dataclass(frozen=True)
 class HTTPError:
-    """A scripted HTTP error response; `error_type` is derived from `status` when None."""
+    """A scripted HTTP error response; `error_type` is derived from `status` when None.
+    `retry_after_s` is the wait the server asks for, sent the provider's way: a `retry-after`
+    header, or for Gemini a RetryInfo detail in the body."""
 
     status: int
     message: str = "scripted error"
     error_type: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
     delay: float = 0.0
+    retry_after_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 400 <= self.status <= 599:
@@ -140,7 +143,8 @@ class ScriptedProvider:
             await anyio.sleep(item.delay)
         if isinstance(item, HTTPError):
             retryable = item.status in (408, 409, 429) or item.status >= 500
-            raise ProviderError(item.message, provider=self.name, status=item.status, retryable=retryable)
+            raise ProviderError(item.message, provider=self.name, status=item.status, retryable=retryable,
+                                retry_after_s=item.retry_after_s)
         parts: list[Any] = []
         if item.thinking:
             parts.append(ThinkingPart(item.thinking, item.signature or "scripted-signature", provider=self.name))

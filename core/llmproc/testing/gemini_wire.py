@@ -131,7 +131,11 @@ def error_body(err: HTTPError, ctx: Context) -> JSON:
     status = err.error_type or _STATUS.get(
         err.status, "UNKNOWN" if err.status >= 500 else "FAILED_PRECONDITION"
     )
-    return _error(err.status, status, err.message)
+    body = _error(err.status, status, err.message)
+    if err.retry_after_s is not None:  # how the Gemini API says how long to wait
+        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                     "retryDelay": f"{err.retry_after_s:.3f}".rstrip("0").rstrip(".") + "s"}]
+    return body
 
 
 def count_tokens(ctx: Context) -> JSON:

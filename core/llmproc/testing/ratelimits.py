@@ -7,7 +7,8 @@ The account's budget is counted in fixed windows of `window_s` seconds, the firs
 the first model request: tests compress a real minute to a few seconds. The header values still state per-minute limits (as the provider
 would), while reset times are real times (the end of the current window). A model request
 past a limit gets a 429 in the provider's error format with `retry-after` (fractional seconds
-when windows are compressed) and, for OpenAI, `retry-after-ms`; it consumes no script item.
+when windows are compressed) and, for OpenAI, `retry-after-ms`; Gemini announces no limits and
+says the wait in the body only (a `google.rpc.RetryInfo` detail). It consumes no script item.
 Input tokens are billed as the request body's bytes // 4, the usage the fake reports.
 """
 
@@ -41,8 +42,9 @@ class Windows:
         self._requests = self._tokens = 0
         self.rejected = 0  # 429s sent
 
-    def admit(self, tokens: int, endpoint: str) -> tuple[bool, dict[str, str]]:
-        """(allowed, the headers to send) for a model request of `tokens` input tokens."""
+    def admit(self, tokens: int, endpoint: str) -> tuple[float | None, dict[str, str]]:
+        """(None when allowed, else the seconds to wait; the headers to send) for a model request
+        of `tokens` input tokens."""
         lim = self.limits
         with self._lock:
             now = self._clock()  # type: ignore[operator]
@@ -62,12 +64,14 @@ class Windows:
                 self._tokens += tokens
             requests, used = self._requests, self._tokens
         headers = _headers(endpoint, lim, requests, used, reset_at, now)
-        if over:
-            wait = max(0.001, reset_at - now)
+        if not over:
+            return None, headers
+        wait = max(0.001, reset_at - now)
+        if endpoint != "gemini":  # Gemini: in the body (FakeLLMServer.dispatch)
             headers["retry-after"] = f"{wait:.3f}".rstrip("0").rstrip(".")
-            if endpoint.startswith("openai"):
-                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
-        return not over, headers
+        if endpoint.startswith("openai"):
+            headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+        return wait, headers
 
 
 def _headers(endpoint: str, lim: RateLimits, requests: int, tokens: int, reset_at: float,

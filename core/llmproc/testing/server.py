@@ -191,9 +191,10 @@ class FakeLLMServer:
             received_at=time.monotonic(),
         )
         limited: dict[str, str] = {}
+        wait: float | None = None
         if takes_item and self._limits is not None and found is not None:
-            allowed, limited = self._limits.admit(len(raw) // 4, found.endpoint)
-            takes_item = allowed
+            wait, limited = self._limits.admit(len(raw) // 4, found.endpoint)
+            takes_item = wait is None
         answer = self.responder(request) if takes_item and self.responder is not None else None
         with self._lock:
             item = answer or (self._script.popleft() if takes_item and self._script else None)
@@ -215,8 +216,8 @@ class FakeLLMServer:
         wire = found.wire
         rid = {wire.request_id_header: ctx.request_id} if wire.request_id_header else {}
         rid.update(limited)
-        if "retry-after" in limited:
-            err = HTTPError(429, "FakeLLMServer: rate limit exceeded (emulated: rate_limits=)")
+        if wait is not None:
+            err = HTTPError(429, "FakeLLMServer: rate limit exceeded (emulated: rate_limits=)", retry_after_s=wait)
             return _json(429, wire.error_body(err, ctx), rid)
         if found.action == "count":
             return _json(200, _routes.count_body(found, ctx), rid)
@@ -228,7 +229,10 @@ class FakeLLMServer:
             err = HTTPError(500, message)
             return _json(500, wire.error_body(err, ctx), {**rid, "x-should-retry": "false"})
         if isinstance(item, HTTPError):
-            return _json(item.status, wire.error_body(item, ctx), {**rid, **item.headers}, item.delay)
+            headers = {**rid, **item.headers}
+            if item.retry_after_s is not None and wire.name != "gemini":  # Gemini: in the body
+                headers.setdefault("retry-after", f"{item.retry_after_s:g}")
+            return _json(item.status, wire.error_body(item, ctx), headers, item.delay)
         return _reply(item, found, ctx, rid)
 
     def _new_id(self, prefix: str) -> str:

@@ -104,6 +104,13 @@ def test_header_parsing() -> None:
     assert ratelimit_headers.parse({"content-type": "application/json"}, now) is None
     assert ratelimit_headers.retry_after({"retry-after-ms": "250", "retry-after": "9"}, now) == 0.25
     assert ratelimit_headers.retry_after({"retry-after": "2"}, now) == 2.0
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "13.5s"}
+    quota = {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []}
+    assert ratelimit_headers.retry_info_delay({"error": {"details": [quota, retry_info]}}) == 13.5
+    assert ratelimit_headers.retry_info_delay([{"error": {"details": [retry_info]}}]) == 13.5  # a stream's
+    for body in ({"error": {"details": [quota]}}, {"error": "x"}, "not json", None, [],
+                 {"error": {"details": [{**retry_info, "retryDelay": "soon"}]}}):
+        assert ratelimit_headers.retry_info_delay(body) is None
 
 
 # -- the limiter, over real SDK clients ---------------------------------------------------------
