@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import unicodedata
 from concurrent.futures import Future
 from contextlib import closing, suppress
 from typing import TYPE_CHECKING, TextIO
@@ -83,18 +84,49 @@ def frame(rows: list[tree.Row], *, where: str, now: float, width: int | None, he
         lines.append(f"nothing running ({len(order)} finished; --all shows them)")
     if shown:
         table = [_COLUMNS, *(_cells(node, now) for node in shown)]
-        widths = [max(len(r[i]) for r in table) for i in range(len(_COLUMNS) - 1)]
+        widths = [max(columns(r[i]) for r in table) for i in range(len(_COLUMNS) - 1)]
         lines.append("")
         for r in table:
-            cells = [c.rjust(w) if name in _RIGHT else c.ljust(w)
-                     for c, w, name in zip(r, widths, _COLUMNS, strict=False)]
+            cells = [pad(c, w, right=name in _RIGHT) for c, w, name in zip(r, widths, _COLUMNS, strict=False)]
             lines.append("  ".join([*cells, r[-1]]).rstrip())
     if height is not None and len(lines) > height:
         hidden = len(lines) - height + 1
         lines = [*lines[: height - 1], f"… {hidden} more line{'s' if hidden != 1 else ''} (a taller terminal shows them)"]
     if width is not None:
-        lines = [ln if len(ln) <= width else ln[: max(width - 1, 0)] + "…" for ln in lines]
+        lines = [cut(ln, width) for ln in lines]
     return lines
+
+
+# A terminal gives East Asian wide characters (CJK, most emoji) two columns and combining marks
+# none: a line measured in characters would wrap and push the frame down, breaking the redraw.
+def _char_columns(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def columns(text: str) -> int:
+    """The terminal columns `text` takes."""
+    return sum(_char_columns(ch) for ch in text) if not text.isascii() else len(text)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    fill = " " * max(0, width - columns(text))
+    return fill + text if right else text + fill
+
+
+def cut(text: str, width: int) -> str:
+    """`text` if it fits in `width` columns, else its start and "…" in exactly that many or fewer."""
+    if columns(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        n = _char_columns(ch)
+        if used + n > width - 1:
+            break
+        out.append(ch)
+        used += n
+    return "".join(out) + "…" if width >= 1 else ""
 
 
 class Reader:

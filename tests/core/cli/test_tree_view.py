@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from llmproc.cli import tree
-from llmproc.cli.top import Reader, frame
+from llmproc.cli.top import Reader, columns, frame
 
 
 def row(pid: int, parent: int | None, tokens: int = 100, cost: float | None = 0.01, status: str = "done",
@@ -49,6 +49,21 @@ def test_top_frame_fits_the_terminal() -> None:
     assert lines[4].startswith("1 ") and lines[4].endswith("…") and "1m00s" in lines[4]
     idle = frame([row(50, None)], where="db", now=1060.0, width=None, height=None)
     assert idle[-1] == "nothing running (1 finished; --all shows them)"
+
+
+def test_top_measures_wide_characters_in_terminal_columns() -> None:
+    """CJK takes two columns a character: cut or padded by characters, a line would wrap."""
+    rows = [tree.Row(pid=1, parent=None, program="研究助手", status="running", turns=1, tokens=10, cost_usd=0.0,
+                     activity="turn 1: " + "読む" * 60, created=1000.0, updated=1000.0),
+            row(2, None, status="running", activity="turn 1: plain")]
+    lines = frame(rows, where="db", now=1060.0, width=80, height=None)
+    assert all(columns(line) <= 80 for line in lines) and lines[4].endswith("…")
+    assert columns(lines[4]) in (79, 80)  # a wide character never sticks out past the edge
+    header = lines[3]
+    # the columns after PROGRAM start at the same terminal column on every line
+    starts = {columns(line[: line.index("running")]) for line in lines[4:]}
+    assert len(starts) == 1 and columns(header[: header.index("STATUS")]) in starts
+    assert columns("é") == 1 and columns("e\u0301") == 1 and columns("🙂") == 2
 
 
 def test_a_slow_store_leaves_the_last_frame_up() -> None:
