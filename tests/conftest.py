@@ -20,8 +20,8 @@ def _no_shared_store(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # The slow part: files whose tests start several servers, a real MCP host CLI, a type checker or a
-# wheel build. `python -m pytest` leaves them out (a few minutes on two cores);
-# `python -m pytest -m "not bench"`, the README's command and CI's, runs them too.
+# wheel build. `python -m pytest` leaves them out (a few minutes on two workers); the README's
+# command and CI's runs it, then these alone and serially (`-m "slow and not bench"`).
 SLOW_FILES = {
     "core/test_types.py",  # pyright over the packages
     "core/test_packaging.py",  # builds a wheel
@@ -46,9 +46,9 @@ TESTS = Path(__file__).parent
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (in addopts): the fast part on up to two workers, the whole suite on none. The slow
-    tests start several servers each and measure their progress; two at once on two cores make
-    them wait for the CPU, not for what they test."""
+    """`-n auto` (in addopts): the fast part on up to two workers, the slow part (or the whole
+    suite) on none. The slow tests start several servers each and measure their progress; two
+    at once on two cores make them wait for the CPU, not for what they test."""
     import os
 
     if "not slow" not in (config.getoption("markexpr") or ""):
