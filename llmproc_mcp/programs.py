@@ -53,7 +53,9 @@ class ProgramRegistry:
         self._listings: dict[Path, tuple[int, float, list[Path]]] = {}  # mtime, listed at, files
         # (id(program), slot) -> (program, our lease on the slot's client); the program is held so
         # its id stays unique
-        self._leases: dict[tuple[int, int], tuple[LLMProgram, Lease]] = {}
+        self._leases: dict[tuple[str, int], tuple[LLMProgram, Lease]] = {}
+        self._building: dict[tuple[str, int], anyio.Event] = {}  # a slot's client being built
+        self._loading: dict[Path, anyio.Event] = {}  # a program file being loaded
         self._turns = itertools.count()
 
     def names(self) -> dict[str, Path]:
@@ -123,8 +125,23 @@ class ProgramRegistry:
 
     async def aload(self, ref: str) -> tuple[str, LLMProgram]:
         """`load`, in a worker thread unless the program is loaded already and unchanged (a
-        listing and a stat: cheaper than the hop to a thread)."""
-        return self._cached(ref) or await anyio.to_thread.run_sync(self.load, ref)
+        listing and a stat: cheaper than the hop to a thread). A burst of first runs waits for
+        one load: programs loaded apart would each get provider clients of their own."""
+        while True:
+            found = self._cached(ref)
+            if found is not None:
+                return found
+            path = self.resolve(ref)[1]
+            loading = self._loading.get(path)
+            if loading is None:
+                break
+            await loading.wait()  # then cached, or failed: a failure is each caller's to see
+        self._loading[path] = done = anyio.Event()
+        try:
+            return await anyio.to_thread.run_sync(self.load, ref)
+        finally:
+            del self._loading[path]
+            done.set()
 
     def _cached(self, ref: str) -> tuple[str, LLMProgram] | None:
         name, path = self.resolve(ref)
@@ -163,17 +180,25 @@ class ProgramRegistry:
         if settings.provider == "scripted":
             return create_provider(settings)
         slot = next(self._turns) % CLIENTS_PER_PROGRAM
-        key = (id(program), slot)
+        key = (repr(settings), slot)  # not the program object: a file loaded twice is one program
         held = self._leases.get(key)
-        if held is None:
-            adapter = await anyio.to_thread.run_sync(lambda: _build_adapter(settings))
-            held = self._leases.get(key)
-            if held is None:  # no other call took this slot meanwhile
+        while held is None:
+            building = self._building.get(key)
+            if building is not None:  # the first calls of a burst wait for one build, not one each
+                await building.wait()
+                held = self._leases.get(key)
+                continue  # None: that build failed, try again
+            self._building[key] = done = anyio.Event()
+            try:
+                adapter = await anyio.to_thread.run_sync(lambda: _build_adapter(settings))
                 lease = shared.acquire(settings, lambda: adapter, slot=slot)
                 assert isinstance(lease, shared.Lease), "called on the event loop: the pool hands out leases"
                 held = self._leases[key] = (program, lease)
-            if held[1].inner is not adapter:  # the pool had this client open, or another call won
-                await adapter.aclose()
+                if lease.inner is not adapter:  # the pool had this client open already
+                    await adapter.aclose()
+            finally:
+                del self._building[key]
+                done.set()
         return RetryingProvider(held[1].borrowed(), RetryPolicy.from_settings(settings))
 
     def warm(self) -> None:

@@ -75,3 +75,32 @@ async def test_programs_with_the_same_settings_share_clients(fake_llm: FakeLLMSe
     assert adapter(d) is adapter(a) and adapter(b) is not adapter(c)
     await registry.aclose()
     assert adapter(a)._client.is_closed()
+
+
+async def test_a_burst_of_first_runs_loads_the_program_once_and_builds_a_client_per_slot(
+        fake_llm: FakeLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host's first fan-out: 100 runs at once on a fresh server. Each client costs tens of ms
+    of CPU (its TLS context); built once per run, they took seconds before the first answer."""
+    import anyio
+
+    from llmproc_mcp import programs
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    write_program(tmp_path, fake_llm)
+    built = []
+    real = programs._build_adapter
+    monkeypatch.setattr(programs, "_build_adapter", lambda settings: built.append(1) or real(settings))
+    registry = ProgramRegistry([tmp_path])
+    loaded, handles = [], []
+
+    async def first_run() -> None:
+        _, program = await registry.aload("claude")
+        loaded.append(program)
+        handles.append(await registry.aprovider_for(program))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(100):
+            group.start_soon(first_run)
+    assert len({id(p) for p in loaded}) == 1
+    assert len(built) == CLIENTS_PER_PROGRAM == len({id(adapter(h)) for h in handles})
+    await registry.aclose()
