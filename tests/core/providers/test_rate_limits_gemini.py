@@ -6,6 +6,7 @@ what the limiter has to go by."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -51,7 +52,8 @@ async def test_the_gemini_client_sends_through_the_accounts_limiter() -> None:
     assert limiter.admitted == 1
 
 
-async def test_a_gemini_429_pauses_the_whole_account_for_its_retry_delay() -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_gemini_429_pauses_the_whole_account_for_its_retry_delay(stream: bool) -> None:
     arrivals: list[float] = []
 
     def answer(_request: object) -> HTTPError | Reply:
@@ -62,7 +64,8 @@ async def test_a_gemini_429_pauses_the_whole_account_for_its_retry_delay() -> No
 
     with FakeLLMServer(answer) as fake:
         provider = create_provider(settings(fake))
-        results = await asyncio.gather(*(provider.complete(REQUEST) for _ in range(4)))
+        request = dataclasses.replace(REQUEST, stream=stream)  # a stream's 429 body is read before the SDK's
+        results = await asyncio.gather(*(provider.complete(request) for _ in range(4)))
         await provider.aclose()
     assert [r.message.text for r in results] == ["ok"] * 4
     # the 429 was the probe: the three held behind it and its retry all waited out its delay
