@@ -71,21 +71,33 @@ async def test_a_slow_take_carrying_the_probe_lets_no_request_too_many_go(tmp_pa
     for limiter in (slow, other):
         probe = await limiter.acquire(0)
         limiter.observe(probe, 200, anthropic_headers(10, 8, reset_at))
-    assert isinstance(slow.shared, StoreBudget)
-    real_take = slow.shared.take
+    answered = []
 
-    async def probe_late(account: str, claims: list, now: float):  # type: ignore[no-untyped-def]
-        if any(c.budget == "requests" and c.need > 1 for c in claims):
-            await asyncio.sleep(0.3)
-        return await real_take(account, claims, now)
+    def counted(limiter: AccountLimiter, delay_probe: bool) -> None:
+        assert isinstance(limiter.shared, StoreBudget)
+        real_take = limiter.shared.take
 
-    slow.shared.take = probe_late  # type: ignore[method-assignment]
-    first = [asyncio.create_task(slow.acquire(0)) for _ in range(8)]
-    await asyncio.sleep(0.05)  # the slow server's probe claim is on its way
-    then = [asyncio.create_task(other.acquire(0)) for _ in range(8)]
-    await asyncio.sleep(1.0)
-    assert sum(t.done() for t in first + then) == 8  # 10 in the window, 2 of them the probes
-    for task in first + then:
+        async def take(account: str, claims: list, now: float):  # type: ignore[no-untyped-def]
+            if delay_probe and any(c.budget == "requests" and c.need > 1 for c in claims):
+                await asyncio.sleep(0.5)  # the probe's claim reaches the store last
+            verdict = await real_take(account, claims, now)
+            answered.append(verdict.allowed)
+            return verdict
+
+        limiter.shared.take = take  # type: ignore[method-assignment]
+
+    counted(slow, delay_probe=True)
+    counted(other, delay_probe=False)
+    tasks = [asyncio.create_task(slow.acquire(0)) for _ in range(8)]
+    await asyncio.sleep(0.2)  # the slow server's probe claim is on its way (its others too, unless held)
+    tasks += [asyncio.create_task(other.acquire(0)) for _ in range(8)]
+    deadline = time.monotonic() + 10  # each take is a store round trip in a thread: slow when loaded
+    while len(answered) < 16 and time.monotonic() < deadline:  # every request has had its answer
+        await asyncio.sleep(0.02)
+    assert len(answered) == 16 and answered.count(True) == 8  # 10 in the window, 2 of them the probes
+    await asyncio.sleep(0)
+    assert sum(t.done() for t in tasks) == 8  # the refused wait for the window's end, 30 s away
+    for task in tasks:
         task.cancel()
 
 
