@@ -35,12 +35,15 @@ class Tools:
         self.looked_up: list[str] = []
         self.written: list[str] = []
         self.delay = 0.0
+        self.spans: list[tuple[float, float]] = []  # (started, ended) of each lookup, monotonic
 
         @tool(read_only=True)
         async def lookup(key: str) -> str:
             """Look a key up."""
             self.looked_up.append(key)
+            started = time.monotonic()
             await anyio.sleep(self.delay)
+            self.spans.append((started, time.monotonic()))
             return f"value of {key}"
 
         @tool
@@ -189,10 +192,10 @@ async def test_several_read_only_calls_rerun_concurrently_in_call_order() -> Non
     calls = [ToolUse("write", {"text": "x"}, id="c1"), ToolUse("lookup", {"key": "a"}, id="c2"),
              ToolUse("lookup", {"key": "b"}, id="c3")]
     state = await saved_mid_turn(tools, calls, after=1)
-    tools.delay = 0.5
-    started = time.perf_counter()
+    tools.delay, tools.spans = 0.5, []
     restored = await LLMProcess.restore(state, provider=ScriptedProvider(), tools=tools.all, rerun_read_only=True)
-    assert time.perf_counter() - started < 0.9  # two 0.5 s calls at once
+    (start_a, end_a), (start_b, end_b) = tools.spans  # the two reruns were in flight at once
+    assert max(start_a, start_b) < min(end_a, end_b)
     assert [(r.call_id, r.content) for r in restored.history[-1].tool_results] == [
         ("c1", "wrote x"), ("c2", "value of a"), ("c3", "value of b")]
     assert sorted(tools.looked_up) == ["a", "a", "b", "b"] and tools.written == ["x"]
