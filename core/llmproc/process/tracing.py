@@ -224,8 +224,10 @@ class ModelCall:
             attributes["gen_ai.usage.reasoning.output_tokens"] = usage.reasoning_tokens
         if response.model:
             attributes["gen_ai.response.model"] = response.model
-        if response.request_id:
-            attributes["gen_ai.response.id"] = response.request_id
+        if response.response_id:
+            attributes["gen_ai.response.id"] = response.response_id
+        if response.request_id:  # what the provider's support asks for
+            attributes["llmproc.request_id"] = response.request_id
         if cost is not None:
             attributes["llmproc.cost_usd"] = cost
         if self.run.content:

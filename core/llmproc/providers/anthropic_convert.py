@@ -212,4 +212,5 @@ def response_from(message: Any, provider: str, request_id: str | None) -> ModelR
         raw_stop_reason=message.stop_reason,
         model=getattr(message, "model", None),
         request_id=request_id,
+        response_id=getattr(message, "id", None),
     )

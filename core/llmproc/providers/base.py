@@ -50,7 +50,8 @@ class ModelResponse:
     stop_reason: StopReason
     raw_stop_reason: str | None = None
     model: str | None = None
-    request_id: str | None = None
+    request_id: str | None = None  # the HTTP request's id (a request-id header), for support tickets
+    response_id: str | None = None  # the answer's own id ("msg_...", "resp_...", "chatcmpl-...")
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,8 @@ class _Collector:
         stop = "refusal" if self.finish is None and self.blocked else stop_reason(
             raw, any(isinstance(p, ToolCall) for p in message.parts))
         return ModelResponse(message=message, usage=usage_from(self.usage_meta), stop_reason=stop,
-                             raw_stop_reason=raw, model=self.model, request_id=self.response_id)
+                             raw_stop_reason=raw, model=self.model, request_id=self.response_id,
+                             response_id=self.response_id)
 
 
 class GeminiProvider:

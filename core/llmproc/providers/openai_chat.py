@@ -75,7 +75,7 @@ class OpenAIChatProvider(OpenAIClientProvider):
             if function is not None:
                 parts.append(ToolCall(call.id, function.name, parse_arguments(function.arguments)))
         return _response(parts, choice.finish_reason, bool(msg.refusal), completion.usage,
-                         completion.model, request_id)
+                         completion.model, request_id, getattr(completion, "id", None))
 
     async def _stream(self, kwargs: dict[str, Any], on_event: OnEvent | None) -> ModelResponse:
         acc = _ChunkAccumulator(on_event or (lambda _event: None))
@@ -91,7 +91,7 @@ class OpenAIChatProvider(OpenAIClientProvider):
             raise to_provider_error(self.name, exc, request_id) from exc
         if acc.finish_reason is None:
             raise stream_incomplete(self.name, request_id, "no finish_reason")
-        return _response(acc.parts(), acc.finish_reason, acc.refused, acc.usage, acc.model, request_id)
+        return _response(acc.parts(), acc.finish_reason, acc.refused, acc.usage, acc.model, request_id, acc.id)
 
 
 class _ChunkAccumulator:
@@ -106,9 +106,11 @@ class _ChunkAccumulator:
         self.finish_reason: str | None = None
         self.usage: Any = None
         self.model: str | None = None
+        self.id: str | None = None  # every chunk carries the completion's id
 
     def add(self, chunk: Any) -> None:
         self.model = chunk.model or self.model
+        self.id = getattr(chunk, "id", None) or self.id
         if chunk.usage is not None:
             self.usage = chunk.usage
         for choice in chunk.choices or []:
@@ -173,7 +175,7 @@ def _reasoning(obj: Any) -> str | None:
 
 
 def _response(parts: list[Part], finish_reason: str | None, refused: bool, usage: Any,
-              model: str | None, request_id: str | None) -> ModelResponse:
+              model: str | None, request_id: str | None, response_id: str | None) -> ModelResponse:
     stop: StopReason = _STOP_REASONS.get(finish_reason or "", "other")
     if refused:
         stop = "refusal"
@@ -181,7 +183,7 @@ def _response(parts: list[Part], finish_reason: str | None, refused: bool, usage
         stop = "tool_calls"
     return ModelResponse(message=Message("assistant", tuple(parts)), usage=to_usage(usage),
                          stop_reason=stop, raw_stop_reason=finish_reason, model=model,
-                         request_id=request_id)
+                         request_id=request_id, response_id=response_id)
 
 
 # ---- request -------------------------------------------------------------------------------

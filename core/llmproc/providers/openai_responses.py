@@ -196,6 +196,7 @@ def to_model_response(response: Any, request_id: str | None,
     return ModelResponse(
         message=Message("assistant", tuple(parts)), usage=to_usage(response.usage),
         stop_reason=stop, raw_stop_reason=raw, model=response.model, request_id=request_id,
+        response_id=getattr(response, "id", None),
     )
 
 

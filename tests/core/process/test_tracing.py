@@ -123,7 +123,8 @@ async def test_model_call_attributes(spans: InMemorySpanExporter, fake_llm: Fake
     assert a["gen_ai.request.model"] == "claude-sonnet-5-5"
     assert a["gen_ai.request.max_tokens"] == 500 and a["gen_ai.request.temperature"] == 0.5
     assert a["gen_ai.response.model"] == "claude-sonnet-5-5"
-    assert str(a["gen_ai.response.id"])
+    assert str(a["gen_ai.response.id"]).startswith("msg_")  # the answer's id, as Anthropic names it
+    assert str(a["llmproc.request_id"]).startswith("req_")  # the HTTP request's, for support
     assert a["gen_ai.usage.input_tokens"] == 147  # cached tokens included, as the conventions say
     assert a["gen_ai.usage.output_tokens"] == 10
     assert a["gen_ai.usage.cache_read.input_tokens"] == 40
