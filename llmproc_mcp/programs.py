@@ -51,8 +51,8 @@ class ProgramRegistry:
         self.rate_limits = (requests_per_minute, input_tokens_per_minute)  # --requests-per-minute, ...
         self._cache: dict[Path, tuple[int, LLMProgram]] = {}
         self._listings: dict[Path, tuple[int, float, list[Path]]] = {}  # mtime, listed at, files
-        # (id(program), slot) -> (program, our lease on the slot's client); the program is held so
-        # its id stays unique
+        # (the provider settings' repr, slot) -> (a program of those settings, our lease on the
+        # slot's client): programs with the same settings share the slots
         self._leases: dict[tuple[str, int], tuple[LLMProgram, Lease]] = {}
         self._building: dict[tuple[str, int], anyio.Event] = {}  # a slot's client being built
         self._loading: dict[Path, anyio.Event] = {}  # a program file being loaded
@@ -126,7 +126,7 @@ class ProgramRegistry:
     async def aload(self, ref: str) -> tuple[str, LLMProgram]:
         """`load`, in a worker thread unless the program is loaded already and unchanged (a
         listing and a stat: cheaper than the hop to a thread). A burst of first runs waits for
-        one load: programs loaded apart would each get provider clients of their own."""
+        one load rather than parsing the file once each in the thread pool."""
         while True:
             found = self._cached(ref)
             if found is not None:
@@ -180,7 +180,7 @@ class ProgramRegistry:
         if settings.provider == "scripted":
             return create_provider(settings)
         slot = next(self._turns) % CLIENTS_PER_PROGRAM
-        key = (repr(settings), slot)  # not the program object: a file loaded twice is one program
+        key = (repr(settings), slot)  # not the program object: a file loaded twice shares its clients
         held = self._leases.get(key)
         while held is None:
             building = self._building.get(key)
